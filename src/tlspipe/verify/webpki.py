@@ -1,0 +1,452 @@
+"""WebPKI certificate verifiers on ``cryptography.x509.verification``.
+
+:class:`WebPkiServerVerifier` checks a server's chain for a DNS name or IP address
+(RFC 6125 / RFC 5280 path validation: chain to a root, validity at ``now``, key usage, EKU
+serverAuth, basic constraints, name constraints, maximum depth); :class:`WebPkiClientVerifier`
+does the same for a client certificate with EKU clientAuth.  Chain building is entirely
+``cryptography``'s; this module only prepares inputs and turns failures into
+:class:`~tlspipe.errors.InvalidCertificate` with a :class:`~tlspipe.errors.CertificateReason`
+and a readable message.
+
+``cryptography`` reports failures as a string only, so the leaf is first checked here for the
+common cases (garbage DER, validity window) and the rest is classified from the message, with
+``UNKNOWN_ISSUER`` as the default.  OCSP responses and CRLs are not checked (yet).
+
+This room imports only from ``errors``, ``enums`` and ``verify.base``/``verify.roots``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import logging
+from collections.abc import Sequence
+from typing import Final
+
+from cryptography import x509
+from cryptography.x509 import verification as xv
+
+from ..enums import SignatureScheme
+from ..errors import CertificateReason, ConfigError, InvalidCertificate, PeerMisbehaved
+from .base import (
+    DEFAULT_VERIFY_SCHEMES,
+    ClientCertVerified,
+    HandshakeSignatureValid,
+    ServerCertVerified,
+    verify_tls12_signature,
+    verify_tls13_signature,
+)
+from .roots import RootCertStore
+
+__all__ = ["DEFAULT_MAX_CHAIN_DEPTH", "WebPkiClientVerifier", "WebPkiServerVerifier"]
+
+_log = logging.getLogger("tlspipe.verify.webpki")
+
+#: Intermediates allowed between the leaf and the root (``cryptography``'s default).
+DEFAULT_MAX_CHAIN_DEPTH: Final = 8
+
+_TIME_FMT: Final = "%Y-%m-%d %H:%M:%S"
+
+
+def _utc(now: dt.datetime) -> dt.datetime:
+    """``now`` as an aware UTC datetime (a naive value is taken to be UTC)."""
+    if now.tzinfo is None:
+        return now.replace(tzinfo=dt.UTC)
+    return now.astimezone(dt.UTC)
+
+
+def _fmt(t: dt.datetime) -> str:
+    return f"{t.strftime(_TIME_FMT)} UTC"
+
+
+def _describe(cert: x509.Certificate) -> str:
+    return cert.subject.rfc4514_string() or "<empty subject>"
+
+
+def _parse_chain(
+    end_entity: bytes, intermediates: Sequence[bytes]
+) -> tuple[x509.Certificate, list[x509.Certificate]]:
+    try:
+        leaf = x509.load_der_x509_certificate(bytes(end_entity))
+    except ValueError as e:
+        raise InvalidCertificate(
+            CertificateReason.BAD_ENCODING, "end-entity certificate is not valid DER"
+        ) from e
+    chain: list[x509.Certificate] = []
+    for i, der in enumerate(intermediates):
+        try:
+            chain.append(x509.load_der_x509_certificate(bytes(der)))
+        except ValueError as e:
+            raise InvalidCertificate(
+                CertificateReason.BAD_ENCODING,
+                f"intermediate certificate #{i + 1} is not valid DER",
+            ) from e
+    return leaf, chain
+
+
+def _check_validity(cert: x509.Certificate, now: dt.datetime, what: str) -> None:
+    not_after = cert.not_valid_after_utc
+    not_before = cert.not_valid_before_utc
+    if now > not_after:
+        raise InvalidCertificate(CertificateReason.EXPIRED, f"{what} expired on {_fmt(not_after)}")
+    if now < not_before:
+        raise InvalidCertificate(
+            CertificateReason.NOT_VALID_YET, f"{what} not valid before {_fmt(not_before)}"
+        )
+
+
+def _san_names(cert: x509.Certificate) -> list[str]:
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (x509.ExtensionNotFound, ValueError):
+        return []
+    names: list[str] = list(san.get_values_for_type(x509.DNSName))
+    names.extend(str(a) for a in san.get_values_for_type(x509.IPAddress))
+    return names
+
+
+def _server_subject(server_name: str) -> xv.Subject:
+    """The verification subject for ``server_name``: an IP literal or a DNS name."""
+    name = server_name.strip()
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        pass
+    if name.endswith("."):
+        name = name[:-1]
+    name = name.lower()
+    if not name or not name.isascii() or len(name) > 253:
+        raise InvalidCertificate(
+            CertificateReason.NOT_VALID_FOR_NAME,
+            f"server name {server_name!r} is not a valid DNS name or IP address",
+        )
+    try:
+        return x509.DNSName(name)
+    except ValueError as e:
+        raise InvalidCertificate(
+            CertificateReason.NOT_VALID_FOR_NAME,
+            f"server name {server_name!r} is not a valid DNS name or IP address",
+        ) from e
+
+
+def _clean(detail: str) -> str:
+    """cryptography's message without its boilerplate prefix and the trailing cert repr."""
+    detail = detail.removeprefix("validation failed: ")
+    cut = detail.find(" (encountered processing <Certificate")
+    return detail[:cut] if cut >= 0 else detail
+
+
+def _classify(
+    err: xv.VerificationError,
+    *,
+    leaf: x509.Certificate,
+    intermediates: list[x509.Certificate],
+    roots: RootCertStore,
+    now: dt.datetime,
+    server_name: str | None,
+) -> InvalidCertificate:
+    """Turn cryptography's string-only error into an InvalidCertificate."""
+    detail = str(err)
+    lowered = detail.lower()
+    short = _clean(detail)
+    purpose = "server" if server_name is not None else "client"
+    if (
+        server_name is not None
+        and "subjectaltname" in lowered
+        and ("no matching" in lowered or "has no" in lowered or "missing" in lowered)
+    ):
+        names = _san_names(leaf)
+        valid_for = f" (it is valid for {', '.join(names)})" if names else " (it names no hosts)"
+        return InvalidCertificate(
+            CertificateReason.NOT_VALID_FOR_NAME,
+            f"certificate not valid for {server_name!r}{valid_for}",
+        )
+    if "eku" in lowered or "extended key usage" in lowered:
+        return InvalidCertificate(
+            CertificateReason.INVALID_PURPOSE,
+            f"certificate is not valid for TLS {purpose} authentication "
+            f"(extended key usage lacks {purpose}Auth)",
+        )
+    if "basicconstraints.ca must not be asserted" in lowered:
+        return InvalidCertificate(
+            CertificateReason.INVALID_PURPOSE,
+            "a CA certificate cannot be used as the end-entity certificate",
+        )
+    if "keyusage" in lowered or "key usage" in lowered:
+        return InvalidCertificate(
+            CertificateReason.INVALID_PURPOSE, f"certificate key usage is not permitted: {short}"
+        )
+    if "not valid at validation time" in lowered:
+        # The leaf's own window was checked already: blame an issuer.
+        issuers = {c.issuer for c in (leaf, *intermediates)}
+        candidates = list(intermediates) + [r for r in roots if r.subject in issuers]
+        for cert in candidates:
+            try:
+                _check_validity(cert, now, f"issuer certificate {_describe(cert)!r}")
+            except InvalidCertificate as e:
+                return e
+        return InvalidCertificate(
+            CertificateReason.EXPIRED,
+            f"a certificate in the chain is not valid at {_fmt(now)}",
+        )
+    if "signature does not match" in lowered:
+        return InvalidCertificate(
+            CertificateReason.BAD_SIGNATURE,
+            "certificate signature does not verify with its issuer's key",
+        )
+    if "forbidden public key" in lowered or "key size" in lowered or "rsa key" in lowered:
+        return InvalidCertificate(
+            CertificateReason.UNSUPPORTED_KEY, f"certificate key is not acceptable: {short}"
+        )
+    if "forbidden signature algorithm" in lowered:
+        return InvalidCertificate(
+            CertificateReason.OTHER, f"certificate signature algorithm not allowed: {short}"
+        )
+    if "name constraint" in lowered:
+        return InvalidCertificate(
+            CertificateReason.OTHER, f"certificate violates a name constraint: {short}"
+        )
+    if "candidates exhausted" in lowered or "self-signed" in lowered:
+        return InvalidCertificate(
+            CertificateReason.UNKNOWN_ISSUER,
+            f"certificate issuer {leaf.issuer.rfc4514_string()!r} is not trusted "
+            "(no chain to a known root)",
+        )
+    return InvalidCertificate(CertificateReason.UNKNOWN_ISSUER, f"certificate rejected: {short}")
+
+
+def _check_depth(max_chain_depth: int) -> int:
+    if not 0 < max_chain_depth <= 255:
+        raise ConfigError(f"max_chain_depth must be in 1..255, got {max_chain_depth}")
+    return max_chain_depth
+
+
+class WebPkiServerVerifier:
+    """Verifies server certificates against :class:`RootCertStore` roots (client side).
+
+    Supports DNS names (wildcards per RFC 6125 as implemented by ``cryptography``) and IP
+    addresses: a ``server_name`` that parses as an IPv4/IPv6 literal is matched against iPAddress
+    subjectAltNames.  The leaf must carry subjectAltName; EKU, when present, must allow
+    serverAuth.  OCSP responses are accepted but not checked.
+    """
+
+    __slots__ = ("_max_chain_depth", "_roots", "_schemes")
+
+    def __init__(
+        self,
+        roots: RootCertStore,
+        *,
+        max_chain_depth: int = DEFAULT_MAX_CHAIN_DEPTH,
+        schemes: Sequence[SignatureScheme] = DEFAULT_VERIFY_SCHEMES,
+    ) -> None:
+        """Create a verifier trusting ``roots``.
+
+        Raises:
+            ConfigError: ``roots`` is empty, ``max_chain_depth`` out of range or ``schemes``
+                empty.
+        """
+        roots.to_store()  # fail early on an empty store
+        if not schemes:
+            raise ConfigError("schemes must not be empty")
+        self._roots = roots
+        self._max_chain_depth = _check_depth(max_chain_depth)
+        self._schemes = tuple(schemes)
+
+    def __repr__(self) -> str:
+        return f"WebPkiServerVerifier({self._roots!r})"
+
+    def verify_server_cert(
+        self,
+        end_entity: bytes,
+        intermediates: Sequence[bytes],
+        server_name: str,
+        ocsp_response: bytes,
+        now: dt.datetime,
+    ) -> ServerCertVerified:
+        """Verify ``end_entity`` (DER) and the peer's ``intermediates`` for ``server_name``.
+
+        ``now`` should be aware; a naive datetime is taken as UTC.
+
+        Raises:
+            InvalidCertificate: reason ``BAD_ENCODING`` (garbage DER, ``decode_error``),
+                ``EXPIRED``/``NOT_VALID_YET`` (``certificate_expired``), ``NOT_VALID_FOR_NAME``
+                (``bad_certificate``), ``INVALID_PURPOSE`` (no serverAuth, CA as leaf;
+                ``unsupported_certificate``), ``BAD_SIGNATURE`` (``decrypt_error``),
+                ``UNKNOWN_ISSUER`` (``unknown_ca``) and the like.
+        """
+        now = _utc(now)
+        leaf, chain = _parse_chain(end_entity, intermediates)
+        subject = _server_subject(server_name)
+        _check_validity(leaf, now, "certificate")
+        verifier = (
+            xv.PolicyBuilder()
+            .store(self._roots.to_store())
+            .time(now)
+            .max_chain_depth(self._max_chain_depth)
+            .build_server_verifier(subject)
+        )
+        try:
+            verifier.verify(leaf, chain)
+        except xv.VerificationError as e:
+            raise _classify(
+                e,
+                leaf=leaf,
+                intermediates=chain,
+                roots=self._roots,
+                now=now,
+                server_name=server_name,
+            ) from e
+        _log.debug("server certificate verified for %r", server_name)
+        return ServerCertVerified.assertion()
+
+    def verify_tls12_signature(
+        self, message: bytes, cert: bytes, scheme: int, signature: bytes
+    ) -> HandshakeSignatureValid:
+        """Verify a TLS 1.2 ServerKeyExchange signature (see :func:`verify_tls12_signature`).
+
+        Raises:
+            PeerMisbehaved: bad signature (``decrypt_error``) or scheme not offered / not
+                fitting the key (``illegal_parameter``).
+            InvalidCertificate: ``cert`` does not parse.
+        """
+        _check_offered(scheme, self._schemes)
+        return verify_tls12_signature(message, cert, scheme, signature)
+
+    def verify_tls13_signature(
+        self, message: bytes, cert: bytes, scheme: int, signature: bytes
+    ) -> HandshakeSignatureValid:
+        """Verify a TLS 1.3 CertificateVerify signature (see :func:`verify_tls13_signature`).
+
+        Raises:
+            PeerMisbehaved: bad signature (``decrypt_error``) or scheme not offered, not
+                allowed in TLS 1.3 or not fitting the key (``illegal_parameter``).
+            InvalidCertificate: ``cert`` does not parse.
+        """
+        _check_offered(scheme, self._schemes)
+        return verify_tls13_signature(message, cert, scheme, signature)
+
+    def supported_verify_schemes(self) -> tuple[SignatureScheme, ...]:
+        """The signature schemes we accept, most preferred first."""
+        return self._schemes
+
+
+class WebPkiClientVerifier:
+    """Verifies client certificates against :class:`RootCertStore` roots (server side).
+
+    EKU, when present, must allow clientAuth; subjectAltName is optional for clients.
+    The root subjects are offered as certificate_authorities hints.
+    """
+
+    __slots__ = ("_mandatory", "_max_chain_depth", "_roots", "_schemes", "_subjects")
+
+    def __init__(
+        self,
+        roots: RootCertStore,
+        *,
+        mandatory: bool = True,
+        max_chain_depth: int = DEFAULT_MAX_CHAIN_DEPTH,
+        schemes: Sequence[SignatureScheme] = DEFAULT_VERIFY_SCHEMES,
+        root_hints: bool = True,
+    ) -> None:
+        """Create a verifier trusting ``roots``; ``mandatory=False`` lets clients send none.
+
+        Raises:
+            ConfigError: ``roots`` is empty, ``max_chain_depth`` out of range or ``schemes``
+                empty.
+        """
+        roots.to_store()
+        if not schemes:
+            raise ConfigError("schemes must not be empty")
+        self._roots = roots
+        self._mandatory = mandatory
+        self._max_chain_depth = _check_depth(max_chain_depth)
+        self._schemes = tuple(schemes)
+        self._subjects = roots.subjects() if root_hints else ()
+
+    def __repr__(self) -> str:
+        return f"WebPkiClientVerifier({self._roots!r}, mandatory={self._mandatory})"
+
+    def offer_client_auth(self) -> bool:
+        """Always true: the server sends a CertificateRequest."""
+        return True
+
+    def client_auth_mandatory(self) -> bool:
+        """Whether a client without a certificate is refused (``certificate_required``)."""
+        return self._mandatory
+
+    def root_hint_subjects(self) -> tuple[bytes, ...]:
+        """DER subject names of the roots (certificate_authorities, RFC 8446 §4.2.4)."""
+        return self._subjects
+
+    def verify_client_cert(
+        self, end_entity: bytes, intermediates: Sequence[bytes], now: dt.datetime
+    ) -> ClientCertVerified:
+        """Verify a client's ``end_entity`` (DER) with its ``intermediates`` at ``now``.
+
+        Raises:
+            InvalidCertificate: reason ``BAD_ENCODING``, ``EXPIRED``/``NOT_VALID_YET``,
+                ``INVALID_PURPOSE`` (no clientAuth, CA as leaf), ``BAD_SIGNATURE``,
+                ``UNKNOWN_ISSUER`` and the like (alert by reason).
+        """
+        now = _utc(now)
+        leaf, chain = _parse_chain(end_entity, intermediates)
+        _check_validity(leaf, now, "certificate")
+        ee_policy = xv.ExtensionPolicy.webpki_defaults_ee().may_be_present(
+            x509.SubjectAlternativeName, xv.Criticality.AGNOSTIC, None
+        )
+        verifier = (
+            xv.PolicyBuilder()
+            .store(self._roots.to_store())
+            .time(now)
+            .max_chain_depth(self._max_chain_depth)
+            .extension_policies(
+                ca_policy=xv.ExtensionPolicy.webpki_defaults_ca(), ee_policy=ee_policy
+            )
+            .build_client_verifier()
+        )
+        try:
+            verifier.verify(leaf, chain)
+        except xv.VerificationError as e:
+            raise _classify(
+                e, leaf=leaf, intermediates=chain, roots=self._roots, now=now, server_name=None
+            ) from e
+        _log.debug("client certificate verified: %s", _describe(leaf))
+        return ClientCertVerified.assertion()
+
+    def verify_tls12_signature(
+        self, message: bytes, cert: bytes, scheme: int, signature: bytes
+    ) -> HandshakeSignatureValid:
+        """Verify a TLS 1.2 client CertificateVerify signature.
+
+        Raises:
+            PeerMisbehaved: bad signature (``decrypt_error``) or scheme not offered / not
+                fitting the key (``illegal_parameter``).
+            InvalidCertificate: ``cert`` does not parse.
+        """
+        _check_offered(scheme, self._schemes)
+        return verify_tls12_signature(message, cert, scheme, signature)
+
+    def verify_tls13_signature(
+        self, message: bytes, cert: bytes, scheme: int, signature: bytes
+    ) -> HandshakeSignatureValid:
+        """Verify a TLS 1.3 client CertificateVerify signature.
+
+        Raises:
+            PeerMisbehaved: bad signature (``decrypt_error``) or scheme not offered, not
+                allowed in TLS 1.3 or not fitting the key (``illegal_parameter``).
+            InvalidCertificate: ``cert`` does not parse.
+        """
+        _check_offered(scheme, self._schemes)
+        return verify_tls13_signature(message, cert, scheme, signature)
+
+    def supported_verify_schemes(self) -> tuple[SignatureScheme, ...]:
+        """The signature schemes we accept, most preferred first."""
+        return self._schemes
+
+
+def _check_offered(scheme: int, schemes: tuple[SignatureScheme, ...]) -> None:
+    """RFC 8446 §4.4.3: the peer must use a scheme we offered (illegal_parameter)."""
+    if scheme not in schemes:
+        raise PeerMisbehaved(f"peer used signature scheme 0x{scheme:04x} that was not offered")
