@@ -1,0 +1,238 @@
+"""ClientHello, ServerHello and HelloRetryRequest bodies (RFC 8446 §4.1, RFC 5246 §7.4.1).
+
+A HelloRetryRequest travels as a ServerHello whose ``random`` is :data:`HRR_RANDOM`; it is
+decoded into its own type (:func:`decode_server_hello` chooses).  The TLS 1.3 downgrade
+sentinels (RFC 8446 §4.1.3) are the last 8 octets of a ServerHello random:
+:data:`DOWNGRADE_TLS12` and :data:`DOWNGRADE_TLS11`.
+
+Imports only ``errors``, ``enums`` and ``msgs.codec`` / ``msgs.extensions``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import ClassVar, Self
+
+from ..enums import AlertDescription, HandshakeType
+from ..errors import DecodeError, InternalError
+from .codec import Reader, put_u8, put_u16, put_vec8
+from .extensions import ClientExtensions, HelloRetryExtensions, OfferedPsks, ServerExtensions
+
+__all__ = [
+    "DOWNGRADE_TLS11",
+    "DOWNGRADE_TLS12",
+    "HRR_RANDOM",
+    "ClientHello",
+    "HelloRetryRequest",
+    "ServerHello",
+    "decode_server_hello",
+]
+
+#: RFC 8446 §4.1.3: the ServerHello.random that marks a HelloRetryRequest (SHA-256 of
+#: "HelloRetryRequest").
+HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
+#: RFC 8446 §4.1.3: last 8 octets of ServerHello.random of a TLS 1.3 server negotiating TLS 1.2.
+DOWNGRADE_TLS12 = b"DOWNGRD\x01"
+#: RFC 8446 §4.1.3: the same for TLS 1.1 or below.
+DOWNGRADE_TLS11 = b"DOWNGRD\x00"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientHello:
+    """RFC 8446 §4.1.2 (RFC 5246 §7.4.1.2 has the same shape)::
+
+        struct {
+            ProtocolVersion legacy_version = 0x0303;    /* TLS v1.2 */
+            Random random;                               /* opaque[32] */
+            opaque legacy_session_id<0..32>;
+            CipherSuite cipher_suites<2..2^16-2>;
+            opaque legacy_compression_methods<1..2^8-1>;
+            Extension extensions<8..2^16-1>;
+        } ClientHello;
+
+    A TLS 1.2 ClientHello may omit ``extensions`` altogether (decoded as empty); encoding
+    always writes the vector.
+    """
+
+    typ: ClassVar[HandshakeType] = HandshakeType.client_hello
+
+    legacy_version: int
+    random: bytes
+    legacy_session_id: bytes
+    cipher_suites: tuple[int, ...]
+    legacy_compression_methods: bytes
+    extensions: ClientExtensions
+
+    def encode(self, out: bytearray) -> None:
+        """Append the body to ``out``."""
+        put_u16(out, self.legacy_version)
+        out += self.random
+        put_vec8(out, self.legacy_session_id)
+        put_u16(out, 2 * len(self.cipher_suites))
+        for s in self.cipher_suites:
+            put_u16(out, s)
+        put_vec8(out, self.legacy_compression_methods)
+        self.extensions.encode(out)
+
+    @classmethod
+    def decode(cls, r: Reader) -> Self:
+        """Read a ClientHello body (the whole of ``r``).
+
+        Raises:
+            DecodeError: truncated, out of bounds, trailing bytes, duplicate extension
+                (alert decode_error); ``pre_shared_key`` not last (alert illegal_parameter).
+        """
+        legacy_version = r.u16()
+        random = r.take(32)
+        session_id = r.vec8(0, 32, "legacy_session_id")
+        suites = tuple(r.list_u16(2, 2, 0xFFFE, "cipher_suites"))
+        compression = r.vec8(1, 0xFF, "legacy_compression_methods")
+        exts = ClientExtensions.decode(r) if r.any_left() else ClientExtensions()
+        r.expect_empty()
+        return cls(legacy_version, random, session_id, suites, compression, exts)
+
+    def binders_suffix_len(self) -> int:
+        """Octets at the end of the encoded message taken by the PSK ``binders`` vector
+        (its 2-octet length included); dropping them gives the truncated ClientHello that
+        binders are computed over (RFC 8446 §4.2.11.2).  0 when no PSK is offered."""
+        psk = self.extensions.pre_shared_key
+        return 0 if psk is None else psk.binders_len()
+
+    def with_binders(self, binders: tuple[bytes, ...]) -> ClientHello:
+        """A copy with the PSK binders replaced (same identities).
+
+        Raises:
+            InternalError: this ClientHello offers no PSK.
+        """
+        psk = self.extensions.pre_shared_key
+        if psk is None:
+            raise InternalError("with_binders on a ClientHello without pre_shared_key")
+        exts = replace(self.extensions, pre_shared_key=OfferedPsks(psk.identities, binders))
+        return replace(self, extensions=exts)
+
+
+def _read_server_hello_prefix(r: Reader) -> tuple[int, bytes, bytes, int, int]:
+    legacy_version = r.u16()
+    random = r.take(32)
+    session_id = r.vec8(0, 32, "legacy_session_id_echo")
+    suite = r.u16()
+    compression = r.u8()
+    return legacy_version, random, session_id, suite, compression
+
+
+@dataclass(frozen=True, slots=True)
+class ServerHello:
+    """RFC 8446 §4.1.3 (RFC 5246 §7.4.1.3 has the same shape)::
+
+        struct {
+            ProtocolVersion legacy_version = 0x0303;    /* TLS v1.2 */
+            Random random;
+            opaque legacy_session_id_echo<0..32>;
+            CipherSuite cipher_suite;
+            uint8 legacy_compression_method = 0;
+            Extension extensions<6..2^16-1>;
+        } ServerHello;
+
+    A TLS 1.2 ServerHello may omit ``extensions`` (decoded as empty, ``<0..2^16-1>`` accepted).
+    """
+
+    typ: ClassVar[HandshakeType] = HandshakeType.server_hello
+
+    legacy_version: int
+    random: bytes
+    legacy_session_id_echo: bytes
+    cipher_suite: int
+    legacy_compression_method: int
+    extensions: ServerExtensions
+
+    def encode(self, out: bytearray) -> None:
+        """Append the body to ``out``."""
+        put_u16(out, self.legacy_version)
+        out += self.random
+        put_vec8(out, self.legacy_session_id_echo)
+        put_u16(out, self.cipher_suite)
+        put_u8(out, self.legacy_compression_method)
+        self.extensions.encode(out)
+
+    @classmethod
+    def decode(cls, r: Reader) -> Self:
+        """Read a ServerHello body (the whole of ``r``) without looking at ``random``;
+        use :func:`decode_server_hello` to tell a HelloRetryRequest apart.
+
+        Raises:
+            DecodeError: truncated, out of bounds, trailing bytes, duplicate extension
+                (alert decode_error).
+        """
+        version, random, session_id, suite, compression = _read_server_hello_prefix(r)
+        return cls._rest(r, version, random, session_id, suite, compression)
+
+    @classmethod
+    def _rest(
+        cls, r: Reader, version: int, random: bytes, session_id: bytes, suite: int, comp: int
+    ) -> Self:
+        exts = ServerExtensions.decode(r) if r.any_left() else ServerExtensions()
+        r.expect_empty()
+        return cls(version, random, session_id, suite, comp, exts)
+
+
+@dataclass(frozen=True, slots=True)
+class HelloRetryRequest:
+    """RFC 8446 §4.1.4: a ServerHello with ``random`` = :data:`HRR_RANDOM`,
+    ``legacy_compression_method`` = 0 and the HelloRetryRequest extensions.
+
+    On decode a non-zero compression method is rejected (alert illegal_parameter).
+    """
+
+    typ: ClassVar[HandshakeType] = HandshakeType.server_hello
+
+    legacy_version: int
+    legacy_session_id_echo: bytes
+    cipher_suite: int
+    extensions: HelloRetryExtensions
+
+    def encode(self, out: bytearray) -> None:
+        """Append the body to ``out``."""
+        put_u16(out, self.legacy_version)
+        out += HRR_RANDOM
+        put_vec8(out, self.legacy_session_id_echo)
+        put_u16(out, self.cipher_suite)
+        put_u8(out, 0)
+        self.extensions.encode(out)
+
+    @classmethod
+    def decode(cls, r: Reader) -> Self:
+        """Read a HelloRetryRequest body (the whole of ``r``).
+
+        Raises:
+            DecodeError: truncated, out of bounds, trailing bytes, duplicate extension
+                (alert decode_error); ``random`` is not :data:`HRR_RANDOM` or the compression
+                method is not 0 (alert illegal_parameter).
+        """
+        version, random, session_id, suite, compression = _read_server_hello_prefix(r)
+        if random != HRR_RANDOM:
+            raise DecodeError("HelloRetryRequest: wrong random", AlertDescription.illegal_parameter)
+        return cls._rest(r, version, session_id, suite, compression)
+
+    @classmethod
+    def _rest(cls, r: Reader, version: int, session_id: bytes, suite: int, comp: int) -> Self:
+        if comp != 0:
+            raise DecodeError(
+                "HelloRetryRequest: legacy_compression_method is not 0",
+                AlertDescription.illegal_parameter,
+            )
+        exts = HelloRetryExtensions.decode(r)
+        r.expect_empty()
+        return cls(version, session_id, suite, exts)
+
+
+def decode_server_hello(r: Reader) -> ServerHello | HelloRetryRequest:
+    """Read a ``server_hello`` body: a HelloRetryRequest when its random is
+    :data:`HRR_RANDOM`, else a ServerHello.
+
+    Raises:
+        DecodeError: as :meth:`ServerHello.decode` / :meth:`HelloRetryRequest.decode`.
+    """
+    version, random, session_id, suite, compression = _read_server_hello_prefix(r)
+    if random == HRR_RANDOM:
+        return HelloRetryRequest._rest(r, version, session_id, suite, compression)
+    return ServerHello._rest(r, version, random, session_id, suite, compression)
