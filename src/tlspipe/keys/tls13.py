@@ -1,0 +1,453 @@
+"""The TLS 1.3 key schedule (RFC 8446 §7.1) as a typestate, and its free functions.
+
+::
+
+    KeyScheduleEarly(suite, psk)            early secret = HKDF-Extract(0, PSK or 0^L)
+      .binder_key / .compute_binder            §4.2.11.2
+      .client_early_traffic_secret(h_ch)       "c e traffic"   (keylog CLIENT_EARLY_TRAFFIC_SECRET)
+      .early_exporter_master_secret(h_ch)      "e exp master"  (keylog EARLY_EXPORTER_SECRET)
+      .into_handshake(shared_secret)  ->
+    KeyScheduleHandshake                    handshake secret
+      .client_handshake_traffic_secret(h_sh)   "c hs traffic"  (CLIENT_HANDSHAKE_TRAFFIC_SECRET)
+      .server_handshake_traffic_secret(h_sh)   "s hs traffic"  (SERVER_HANDSHAKE_TRAFFIC_SECRET)
+      .server_finished_verify_data(h)          §4.4.4 (needs the server secret derived first)
+      .client_finished_verify_data(h)          §4.4.4 (needs the client secret derived first)
+      .into_traffic(h_server_finished)  ->
+    KeyScheduleTraffic                      master secret
+      .client_application_traffic_secret_0     "c ap traffic"  (CLIENT_TRAFFIC_SECRET_0)
+      .server_application_traffic_secret_0     "s ap traffic"  (SERVER_TRAFFIC_SECRET_0)
+      .exporter_master_secret                  "exp master"    (EXPORTER_SECRET)
+      .client_finished_verify_data(h)          the client's Finished comes after into_traffic
+      .resumption_master_secret(h_client_finished)   "res master"
+      .export_keying_material(label, ctx, n)   §7.5
+      .next_client/server_application_traffic_secret()   KeyUpdate, §7.2
+
+Transcript hashes are passed in (see :mod:`tlspipe.keys.transcript`); ``h`` arguments are
+``Transcript-Hash`` values.  Secrets never appear in reprs.  A :class:`~tlspipe.keylog.KeyLog`
+given to :class:`KeyScheduleEarly` is called with the NSS labels named above.
+
+Layering: imports :mod:`tlspipe.errors`, :mod:`tlspipe.keylog`, :mod:`tlspipe.crypto`.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from ..crypto.hashing import hash_len, hash_of, hkdf_expand, hkdf_extract, hmac_sign
+from ..crypto.provider import Tls13CipherSuite
+from ..errors import ConfigError, InternalError
+from ..keylog import KeyLog, NoKeyLog
+
+__all__ = [
+    "KeyScheduleEarly",
+    "KeyScheduleHandshake",
+    "KeyScheduleTraffic",
+    "compute_binder",
+    "derive_secret",
+    "export_keying_material",
+    "finished_key",
+    "finished_verify_data",
+    "hkdf_expand_label",
+    "next_traffic_secret",
+    "resumption_psk",
+    "traffic_keys",
+]
+
+_NO_KEYLOG = NoKeyLog()
+
+
+# ---------------------------------------------------------------------------------- functions
+
+
+def hkdf_expand_label(
+    hash_name: str, secret: bytes, label: bytes, context: bytes, length: int
+) -> bytes:
+    """HKDF-Expand-Label(Secret, Label, Context, Length) (RFC 8446 §7.1).
+
+    ``label`` is given without the ``"tls13 "`` prefix (e.g. ``b"key"``).
+
+    Raises:
+        InternalError: label or context too long, or length out of range (a bug).
+    """
+    full = b"tls13 " + label
+    if len(full) > 255 or len(context) > 255 or not 0 < length < 65536:
+        raise InternalError("HKDF-Expand-Label argument out of range")
+    info = struct.pack("!HB", length, len(full)) + full + bytes((len(context),)) + context
+    return hkdf_expand(hash_name, secret, info, length)
+
+
+def derive_secret(hash_name: str, secret: bytes, label: bytes, transcript_hash: bytes) -> bytes:
+    """Derive-Secret(Secret, Label, Messages) given ``transcript_hash`` = Hash(Messages)
+    (RFC 8446 §7.1).
+
+    Raises:
+        InternalError: bad arguments (a bug).
+    """
+    return hkdf_expand_label(hash_name, secret, label, transcript_hash, hash_len(hash_name))
+
+
+def _empty_hash(hash_name: str) -> bytes:
+    return hash_of(hash_name, b"")
+
+
+def finished_key(hash_name: str, base_key: bytes) -> bytes:
+    """finished_key = HKDF-Expand-Label(BaseKey, "finished", "", Hash.length) (§4.4.4).
+
+    Raises:
+        InternalError: bad arguments (a bug).
+    """
+    return hkdf_expand_label(hash_name, base_key, b"finished", b"", hash_len(hash_name))
+
+
+def finished_verify_data(hash_name: str, base_key: bytes, transcript_hash: bytes) -> bytes:
+    """verify_data = HMAC(finished_key(BaseKey), Transcript-Hash) (RFC 8446 §4.4.4).
+
+    Compare received values with ``hmac.compare_digest``.
+
+    Raises:
+        InternalError: bad arguments (a bug).
+    """
+    return hmac_sign(hash_name, finished_key(hash_name, base_key), transcript_hash)
+
+
+def compute_binder(hash_name: str, binder_key: bytes, truncated_hash: bytes) -> bytes:
+    """A PSK binder: the Finished computation keyed by ``binder_key`` over
+    Hash(transcript so far || truncated ClientHello) (RFC 8446 §4.2.11.2).
+
+    Raises:
+        InternalError: bad arguments (a bug).
+    """
+    return finished_verify_data(hash_name, binder_key, truncated_hash)
+
+
+def traffic_keys(suite: Tls13CipherSuite, secret: bytes) -> tuple[bytes, bytes]:
+    """(write_key, write_iv) for a traffic secret (RFC 8446 §7.3).
+
+    Raises:
+        InternalError: bad arguments (a bug).
+    """
+    h = suite.hash_name
+    return (
+        hkdf_expand_label(h, secret, b"key", b"", suite.aead.key_len),
+        hkdf_expand_label(h, secret, b"iv", b"", 12),
+    )
+
+
+def next_traffic_secret(hash_name: str, secret: bytes) -> bytes:
+    """application_traffic_secret_N+1 = HKDF-Expand-Label(secret_N, "traffic upd", "",
+    Hash.length) (RFC 8446 §7.2, KeyUpdate).
+
+    Raises:
+        InternalError: bad arguments (a bug).
+    """
+    return hkdf_expand_label(hash_name, secret, b"traffic upd", b"", hash_len(hash_name))
+
+
+def resumption_psk(hash_name: str, resumption_master_secret: bytes, ticket_nonce: bytes) -> bytes:
+    """The PSK of a ticket: HKDF-Expand-Label(resumption_master_secret, "resumption",
+    ticket_nonce, Hash.length) (RFC 8446 §4.6.1).
+
+    Raises:
+        InternalError: nonce longer than 255 bytes (a bug; the decoder bounds it).
+    """
+    return hkdf_expand_label(
+        hash_name, resumption_master_secret, b"resumption", ticket_nonce, hash_len(hash_name)
+    )
+
+
+def export_keying_material(
+    hash_name: str, exporter_secret: bytes, label: bytes, context: bytes | None, length: int
+) -> bytes:
+    """TLS-Exporter(label, context_value, key_length) (RFC 8446 §7.5)::
+
+        HKDF-Expand-Label(Derive-Secret(Secret, label, ""), "exporter", Hash(context), length)
+
+    TLS 1.3 makes no difference between no context and an empty one.
+
+    Raises:
+        ConfigError: label longer than 249 bytes or ``length`` not in 1..255*Hash.length.
+    """
+    if len(label) > 249 or not 0 < length <= 255 * hash_len(hash_name):
+        raise ConfigError("exporter label or length out of range")
+    secret = derive_secret(hash_name, exporter_secret, label, _empty_hash(hash_name))
+    return hkdf_expand_label(
+        hash_name, secret, b"exporter", hash_of(hash_name, context or b""), length
+    )
+
+
+# ---------------------------------------------------------------------------------- typestate
+
+
+class _Base:
+    __slots__ = ("_client_random", "_keylog", "suite")
+
+    def __init__(self, suite: Tls13CipherSuite, keylog: KeyLog, client_random: bytes) -> None:
+        self.suite = suite
+        self._keylog = keylog
+        self._client_random = client_random
+
+    def _log(self, label: str, secret: bytes) -> None:
+        if self._keylog.will_log(label):
+            self._keylog.log(label, self._client_random, secret)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.suite.suite.name})"
+
+
+class KeyScheduleEarly(_Base):
+    """The early secret stage: HKDF-Extract(0, PSK), or with no PSK HKDF-Extract(0, 0^L).
+
+    Args:
+        suite: the negotiated (or, for a client offering a PSK, the PSK's) suite.
+        psk: the pre-shared key, or None for a full handshake.
+        keylog: receives the secrets (NSS labels); default logs nothing.
+        client_random: ClientHello.random (the key log's second column).
+    """
+
+    __slots__ = ("_early_secret",)
+
+    def __init__(
+        self,
+        suite: Tls13CipherSuite,
+        psk: bytes | None,
+        *,
+        keylog: KeyLog | None = None,
+        client_random: bytes = b"",
+    ) -> None:
+        super().__init__(suite, keylog or _NO_KEYLOG, client_random)
+        ikm = psk if psk is not None else bytes(suite.hash_len)
+        self._early_secret = hkdf_extract(suite.hash_name, None, ikm)
+
+    def binder_key(self, resumption: bool = True) -> bytes:
+        """Derive-Secret(early, "res binder" | "ext binder", "") (RFC 8446 §7.1).
+
+        Raises:
+            Nothing.
+        """
+        label = b"res binder" if resumption else b"ext binder"
+        h = self.suite.hash_name
+        return derive_secret(h, self._early_secret, label, _empty_hash(h))
+
+    def compute_binder(self, truncated_hash: bytes, *, resumption: bool = True) -> bytes:
+        """The PSK binder for Hash(transcript || truncated ClientHello) (§4.2.11.2).
+
+        Raises:
+            Nothing.
+        """
+        return compute_binder(self.suite.hash_name, self.binder_key(resumption), truncated_hash)
+
+    def client_early_traffic_secret(self, hs_hash: bytes) -> bytes:
+        """Derive-Secret(early, "c e traffic", ClientHello) (logged as
+        CLIENT_EARLY_TRAFFIC_SECRET).
+
+        Raises:
+            Nothing.
+        """
+        s = derive_secret(self.suite.hash_name, self._early_secret, b"c e traffic", hs_hash)
+        self._log("CLIENT_EARLY_TRAFFIC_SECRET", s)
+        return s
+
+    def early_exporter_master_secret(self, hs_hash: bytes) -> bytes:
+        """Derive-Secret(early, "e exp master", ClientHello) (logged as
+        EARLY_EXPORTER_SECRET).
+
+        Raises:
+            Nothing.
+        """
+        s = derive_secret(self.suite.hash_name, self._early_secret, b"e exp master", hs_hash)
+        self._log("EARLY_EXPORTER_SECRET", s)
+        return s
+
+    def into_handshake(self, shared_secret: bytes | None) -> KeyScheduleHandshake:
+        """Mix in the (EC)DHE/KEM shared secret (None for psk_ke: 0^L) → handshake secret.
+
+        Raises:
+            Nothing.
+        """
+        h = self.suite.hash_name
+        derived = derive_secret(h, self._early_secret, b"derived", _empty_hash(h))
+        ikm = shared_secret if shared_secret is not None else bytes(self.suite.hash_len)
+        return KeyScheduleHandshake(
+            self.suite, hkdf_extract(h, derived, ikm), self._keylog, self._client_random
+        )
+
+
+class KeyScheduleHandshake(_Base):
+    """The handshake secret stage (made by :meth:`KeyScheduleEarly.into_handshake`)."""
+
+    __slots__ = ("_client_hs", "_handshake_secret", "_server_hs")
+
+    def __init__(
+        self,
+        suite: Tls13CipherSuite,
+        handshake_secret: bytes,
+        keylog: KeyLog,
+        client_random: bytes,
+    ) -> None:
+        super().__init__(suite, keylog, client_random)
+        self._handshake_secret = handshake_secret
+        self._client_hs: bytes | None = None
+        self._server_hs: bytes | None = None
+
+    def client_handshake_traffic_secret(self, hs_hash: bytes) -> bytes:
+        """Derive-Secret(hs, "c hs traffic", ClientHello...ServerHello); remembered for the
+        client Finished; logged as CLIENT_HANDSHAKE_TRAFFIC_SECRET.
+
+        Raises:
+            Nothing.
+        """
+        s = derive_secret(self.suite.hash_name, self._handshake_secret, b"c hs traffic", hs_hash)
+        self._client_hs = s
+        self._log("CLIENT_HANDSHAKE_TRAFFIC_SECRET", s)
+        return s
+
+    def server_handshake_traffic_secret(self, hs_hash: bytes) -> bytes:
+        """Derive-Secret(hs, "s hs traffic", ClientHello...ServerHello); remembered for the
+        server Finished; logged as SERVER_HANDSHAKE_TRAFFIC_SECRET.
+
+        Raises:
+            Nothing.
+        """
+        s = derive_secret(self.suite.hash_name, self._handshake_secret, b"s hs traffic", hs_hash)
+        self._server_hs = s
+        self._log("SERVER_HANDSHAKE_TRAFFIC_SECRET", s)
+        return s
+
+    def server_finished_verify_data(self, transcript_hash: bytes) -> bytes:
+        """Server Finished verify_data over Hash(ClientHello...CertificateVerify) (§4.4.4).
+
+        Raises:
+            InternalError: the server handshake traffic secret was not derived yet (a bug).
+        """
+        if self._server_hs is None:
+            raise InternalError("server handshake traffic secret not derived")
+        return finished_verify_data(self.suite.hash_name, self._server_hs, transcript_hash)
+
+    def client_finished_verify_data(self, transcript_hash: bytes) -> bytes:
+        """Client Finished verify_data (§4.4.4).
+
+        Raises:
+            InternalError: the client handshake traffic secret was not derived yet (a bug).
+        """
+        if self._client_hs is None:
+            raise InternalError("client handshake traffic secret not derived")
+        return finished_verify_data(self.suite.hash_name, self._client_hs, transcript_hash)
+
+    def into_traffic(self, hs_hash_after_server_finished: bytes) -> KeyScheduleTraffic:
+        """Derive the master secret and, from Hash(ClientHello...server Finished), the
+        application traffic secrets and the exporter master secret (logged).
+
+        Raises:
+            InternalError: the client handshake traffic secret was not derived (a bug).
+        """
+        if self._client_hs is None:
+            raise InternalError("client handshake traffic secret not derived")
+        h = self.suite.hash_name
+        derived = derive_secret(h, self._handshake_secret, b"derived", _empty_hash(h))
+        master = hkdf_extract(h, derived, bytes(self.suite.hash_len))
+        return KeyScheduleTraffic(
+            self.suite,
+            master,
+            hs_hash_after_server_finished,
+            self._client_hs,
+            self._keylog,
+            self._client_random,
+        )
+
+
+class KeyScheduleTraffic(_Base):
+    """The master secret stage (made by :meth:`KeyScheduleHandshake.into_traffic`)."""
+
+    __slots__ = (
+        "_client_app",
+        "_client_app_0",
+        "_client_hs",
+        "_exporter",
+        "_master_secret",
+        "_server_app",
+        "_server_app_0",
+    )
+
+    def __init__(
+        self,
+        suite: Tls13CipherSuite,
+        master_secret: bytes,
+        hs_hash: bytes,
+        client_hs_secret: bytes,
+        keylog: KeyLog,
+        client_random: bytes,
+    ) -> None:
+        super().__init__(suite, keylog, client_random)
+        h = suite.hash_name
+        self._master_secret = master_secret
+        self._client_hs = client_hs_secret
+        self._client_app_0 = derive_secret(h, master_secret, b"c ap traffic", hs_hash)
+        self._server_app_0 = derive_secret(h, master_secret, b"s ap traffic", hs_hash)
+        self._exporter = derive_secret(h, master_secret, b"exp master", hs_hash)
+        self._client_app = self._client_app_0
+        self._server_app = self._server_app_0
+        self._log("CLIENT_TRAFFIC_SECRET_0", self._client_app_0)
+        self._log("SERVER_TRAFFIC_SECRET_0", self._server_app_0)
+        self._log("EXPORTER_SECRET", self._exporter)
+
+    @property
+    def client_application_traffic_secret_0(self) -> bytes:
+        """client_application_traffic_secret_0."""
+        return self._client_app_0
+
+    @property
+    def server_application_traffic_secret_0(self) -> bytes:
+        """server_application_traffic_secret_0."""
+        return self._server_app_0
+
+    @property
+    def exporter_master_secret(self) -> bytes:
+        """exporter_master_secret."""
+        return self._exporter
+
+    def client_finished_verify_data(self, transcript_hash: bytes) -> bytes:
+        """Client Finished verify_data over Hash(ClientHello...server Finished
+        [...EndOfEarlyData, client Certificate, CertificateVerify]) (§4.4.4).
+
+        Raises:
+            Nothing.
+        """
+        return finished_verify_data(self.suite.hash_name, self._client_hs, transcript_hash)
+
+    def resumption_master_secret(self, hash_after_client_finished: bytes) -> bytes:
+        """Derive-Secret(master, "res master", ClientHello...client Finished).
+
+        Raises:
+            Nothing.
+        """
+        return derive_secret(
+            self.suite.hash_name, self._master_secret, b"res master", hash_after_client_finished
+        )
+
+    def export_keying_material(self, label: bytes, context: bytes | None, length: int) -> bytes:
+        """RFC 8446 §7.5 exporter from this connection's exporter_master_secret.
+
+        Raises:
+            ConfigError: label or length out of range.
+        """
+        return export_keying_material(
+            self.suite.hash_name, self._exporter, label, context, length
+        )
+
+    def next_client_application_traffic_secret(self) -> bytes:
+        """Advance and return the client's application traffic secret (KeyUpdate, §7.2).
+
+        Raises:
+            Nothing.
+        """
+        self._client_app = next_traffic_secret(self.suite.hash_name, self._client_app)
+        return self._client_app
+
+    def next_server_application_traffic_secret(self) -> bytes:
+        """Advance and return the server's application traffic secret (KeyUpdate, §7.2).
+
+        Raises:
+            Nothing.
+        """
+        self._server_app = next_traffic_secret(self.suite.hash_name, self._server_app)
+        return self._server_app
