@@ -1,0 +1,129 @@
+"""Record framing out: the fragmenter and the queue of protected records awaiting the socket.
+
+- :func:`fragment` cuts plaintext into record-sized pieces (RFC 8446 §5.1: at most 2^14
+  octets each, or the negotiated record_size_limit / max_fragment_length) as zero-copy
+  ``memoryview`` slices.
+- :class:`SendQueue` holds complete records as immutable chunks.  :meth:`SendQueue.pending`
+  hands them all to one ``socket.sendmsg`` call (vectored write, no joining);
+  :meth:`SendQueue.consume` drops what the socket took, partial records included;
+  :meth:`SendQueue.take_all` joins once for callers that want one ``bytes``.
+
+Only immutable ``bytes`` are queued, so the memoryviews handed out never pin a resizable
+buffer.  Imports nothing from the rest of the package.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+
+__all__ = ["IOV_MAX", "SendQueue", "fragment"]
+
+IOV_MAX = 1024
+"""Default cap on the number of chunks :meth:`SendQueue.pending` returns (Linux IOV_MAX)."""
+
+
+def fragment(payload: bytes | memoryview, max_fragment: int) -> Iterator[memoryview]:
+    """Split ``payload`` into slices of at most ``max_fragment`` octets, without copying.
+
+    An empty payload yields nothing (callers that need an empty record make it themselves).
+
+    Raises:
+        ValueError: ``max_fragment`` outside 1..2^14 (a programming error).
+    """
+    if not 1 <= max_fragment <= 2**14:
+        raise ValueError("max_fragment must be in 1..16384")
+    mv = payload if isinstance(payload, memoryview) else memoryview(payload)
+    if mv.format != "B" or mv.ndim != 1:
+        mv = mv.cast("B")
+    n = mv.nbytes
+    for start in range(0, n, max_fragment):
+        yield mv[start : start + max_fragment]
+
+
+class SendQueue:
+    """Protected records waiting to be written, as a deque of chunks.
+
+    ``len(queue)`` is the number of octets queued.
+    """
+
+    __slots__ = ("_chunks", "_size")
+
+    def __init__(self) -> None:
+        self._chunks: deque[memoryview] = deque()
+        self._size = 0
+
+    def __len__(self) -> int:
+        """Octets queued."""
+        return self._size
+
+    def __repr__(self) -> str:
+        return f"SendQueue(chunks={len(self._chunks)}, bytes={self._size})"
+
+    def is_empty(self) -> bool:
+        """True when nothing is queued."""
+        return not self._size
+
+    def push(self, record: bytes) -> None:
+        """Queue one complete record (or any bytes); empty input is ignored."""
+        if record:
+            self._chunks.append(memoryview(record))
+            self._size += len(record)
+
+    def pending(self, max_chunks: int = IOV_MAX) -> list[memoryview]:
+        """The queued chunks in order, at most ``max_chunks`` of them, for ``sendmsg``.
+
+        The views stay valid after :meth:`consume`; they must not be kept past the write.
+        """
+        chunks = self._chunks
+        if len(chunks) <= max_chunks:
+            return list(chunks)
+        return [chunks[i] for i in range(max_chunks)]
+
+    def consume(self, n: int) -> None:
+        """Drop the first ``n`` octets (what the socket accepted).
+
+        Raises:
+            ValueError: ``n`` negative or more than is queued (a programming error).
+        """
+        if n < 0 or n > self._size:
+            raise ValueError(f"consume({n}) with {self._size} octets queued")
+        self._size -= n
+        chunks = self._chunks
+        while n:
+            head = chunks[0]
+            k = len(head)
+            if n >= k:
+                chunks.popleft()
+                n -= k
+            else:
+                chunks[0] = head[n:]
+                n = 0
+
+    def take_all(self) -> bytes:
+        """Everything queued as one ``bytes`` (one join); the queue is left empty."""
+        chunks = self._chunks
+        if len(chunks) == 1:
+            head = chunks[0]
+            obj = head.obj
+            out = obj if isinstance(obj, bytes) and len(obj) == len(head) else head.tobytes()
+        else:
+            out = b"".join(chunks)
+        chunks.clear()
+        self._size = 0
+        return out
+
+    def write_to(self, sendmsg: Callable[[list[memoryview]], int]) -> int:
+        """One vectored write: ``sendmsg(self.pending())``, then consume what it took.
+
+        ``sendmsg`` is typically ``socket.sendmsg``; exceptions it raises (``BlockingIOError``
+        …) propagate and leave the queue unchanged.
+
+        Returns:
+            Octets written (0 when the queue was empty; ``sendmsg`` is then not called).
+        """
+        if not self._size:
+            return 0
+        n = sendmsg(self.pending())
+        self.consume(n)
+        return n
