@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import random
+import warnings
 
 import pytest
 from cryptography import x509
@@ -21,8 +24,19 @@ from verify_pki import (
 )
 
 from tlspipe.enums import AlertDescription
-from tlspipe.errors import CertificateReason, ConfigError, InvalidCertificate, alert_for
-from tlspipe.verify.base import ClientCertVerified, ClientCertVerifier, ServerCertVerified
+from tlspipe.errors import (
+    CertificateReason,
+    ConfigError,
+    Error,
+    InvalidCertificate,
+    alert_for,
+)
+from tlspipe.verify.base import (
+    ClientCertVerified,
+    ClientCertVerifier,
+    ServerCertVerified,
+    verify_tls13_signature,
+)
 from tlspipe.verify.base import ServerCertVerifier as ServerCertVerifierProto
 from tlspipe.verify.roots import RootCertStore
 from tlspipe.verify.webpki import WebPkiClientVerifier, WebPkiServerVerifier
@@ -331,3 +345,24 @@ def test_tokens_cannot_be_forged() -> None:
     with pytest.raises(TypeError):
         ClientCertVerified(None)
     assert repr(ServerCertVerified.assertion()) == "ServerCertVerified()"
+
+
+def test_mutated_der_raises_only_tlspipe_errors(pki: Pki, roots: RootCertStore) -> None:
+    server = WebPkiServerVerifier(roots)
+    client = WebPkiClientVerifier(roots)
+    rnd = random.Random(1234)
+    leaf_der, inter_der = der(pki.leaf), der(pki.inter)
+    sig = b"\x30\x06\x02\x01\x01\x02\x01\x01"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i in range(600):
+            b = bytearray(leaf_der if i % 2 else inter_der)
+            for _ in range(rnd.randint(1, 4)):
+                b[rnd.randrange(len(b))] = rnd.randrange(256)
+            ee, inters = (bytes(b), [inter_der]) if i % 2 else (leaf_der, [bytes(b)])
+            with contextlib.suppress(Error):
+                server.verify_server_cert(ee, inters, "example.com", b"", NOW)
+            with contextlib.suppress(Error):
+                client.verify_client_cert(ee, inters, NOW)
+            with contextlib.suppress(Error):
+                verify_tls13_signature(b"m", ee, 0x0403, sig)

@@ -41,6 +41,17 @@ __all__ = [
     "verify_tls13_signature",
 ]
 
+#: What ``cryptography`` raises on malformed certificates (package-private to verify/).
+_X509_ERRORS: Final = (
+    ValueError,
+    TypeError,  # e.g. Name attributes with an impossible string type
+
+    UnsupportedAlgorithm,
+    x509.InvalidVersion,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+)
+
 # Module-private sentinel: the token classes refuse to be constructed without it.
 _MINT: Final = object()
 
@@ -220,13 +231,13 @@ DEFAULT_VERIFY_SCHEMES: Final[tuple[SignatureScheme, ...]] = SUPPORTED_SIGNATURE
 def _leaf_public_key(cert: bytes) -> PublicKeyTypes:
     try:
         parsed = x509.load_der_x509_certificate(bytes(cert))
-    except ValueError as e:
+    except _X509_ERRORS as e:
         raise InvalidCertificate(
             CertificateReason.BAD_ENCODING, "certificate is not valid DER"
         ) from e
     try:
         return parsed.public_key()
-    except (ValueError, UnsupportedAlgorithm) as e:
+    except _X509_ERRORS as e:
         raise InvalidCertificate(
             CertificateReason.UNSUPPORTED_KEY, "certificate public key is not supported"
         ) from e

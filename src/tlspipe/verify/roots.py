@@ -16,14 +16,17 @@ import functools
 import logging
 import os
 import re
+import warnings
 from collections.abc import Iterator
 
 import certifi
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.verification import Store
 
 from ..errors import ConfigError
+from .base import _X509_ERRORS
 
 __all__ = ["RootCertStore"]
 
@@ -77,7 +80,7 @@ class RootCertStore:
         """
         try:
             cert = x509.load_der_x509_certificate(bytes(der))
-        except ValueError as e:
+        except _X509_ERRORS as e:
             raise ConfigError(f"invalid DER certificate: {e}") from e
         self._add(cert)
 
@@ -95,7 +98,7 @@ class RootCertStore:
         for i, block in enumerate(blocks):
             try:
                 certs.append(x509.load_pem_x509_certificate(block))
-            except ValueError as e:
+            except _X509_ERRORS as e:
                 raise ConfigError(f"invalid PEM certificate #{i + 1}: {e}") from e
         for cert in certs:
             self._add(cert)
@@ -177,8 +180,11 @@ def _mozilla_certs() -> tuple[tuple[x509.Certificate, ...], int]:
     skipped = 0
     for block in _split_pem(data):
         try:
-            certs.append(x509.load_pem_x509_certificate(block))
-        except ValueError:
+            with warnings.catch_warnings():
+                # e.g. non-positive serial numbers in old roots: not ours to report
+                warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+                certs.append(x509.load_pem_x509_certificate(block))
+        except _X509_ERRORS:
             skipped += 1
     if skipped:
         _log.debug("skipped %d unparsable certificates in %s", skipped, path)

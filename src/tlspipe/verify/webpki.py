@@ -20,15 +20,17 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.x509 import verification as xv
 
 from ..enums import SignatureScheme
 from ..errors import CertificateReason, ConfigError, InvalidCertificate, PeerMisbehaved
 from .base import (
+    _X509_ERRORS,
     DEFAULT_VERIFY_SCHEMES,
     ClientCertVerified,
     HandshakeSignatureValid,
@@ -63,25 +65,47 @@ def _describe(cert: x509.Certificate) -> str:
     return cert.subject.rfc4514_string() or "<empty subject>"
 
 
+def _load(der: bytes, what: str) -> x509.Certificate:
+    """Parse ``der`` and touch every lazily parsed field we use, so malformed ones fail here."""
+    try:
+        cert = x509.load_der_x509_certificate(bytes(der))
+        _ = (cert.subject, cert.issuer, cert.not_valid_before_utc, cert.not_valid_after_utc)
+        _ = cert.extensions
+    except _X509_ERRORS as e:
+        raise InvalidCertificate(CertificateReason.BAD_ENCODING, f"{what} is not valid DER") from e
+    return cert
+
+
 def _parse_chain(
     end_entity: bytes, intermediates: Sequence[bytes]
 ) -> tuple[x509.Certificate, list[x509.Certificate]]:
-    try:
-        leaf = x509.load_der_x509_certificate(bytes(end_entity))
-    except ValueError as e:
-        raise InvalidCertificate(
-            CertificateReason.BAD_ENCODING, "end-entity certificate is not valid DER"
-        ) from e
-    chain: list[x509.Certificate] = []
-    for i, der in enumerate(intermediates):
-        try:
-            chain.append(x509.load_der_x509_certificate(bytes(der)))
-        except ValueError as e:
-            raise InvalidCertificate(
-                CertificateReason.BAD_ENCODING,
-                f"intermediate certificate #{i + 1} is not valid DER",
-            ) from e
+    leaf = _load(end_entity, "end-entity certificate")
+    chain = [
+        _load(der, f"intermediate certificate #{i + 1}") for i, der in enumerate(intermediates)
+    ]
     return leaf, chain
+
+
+def _run(verify: Callable[[], object]) -> xv.VerificationError | None:
+    """Run cryptography's verification; its error, or None on success.
+
+    Raises:
+        InvalidCertificate: cryptography choked on the encoding or key (``BAD_ENCODING`` /
+            ``UNSUPPORTED_KEY``) rather than reporting a verification failure.
+    """
+    try:
+        verify()
+    except xv.VerificationError as e:
+        return e
+    except UnsupportedAlgorithm as e:
+        raise InvalidCertificate(
+            CertificateReason.UNSUPPORTED_KEY, "certificate uses an unsupported algorithm"
+        ) from e
+    except _X509_ERRORS as e:
+        raise InvalidCertificate(
+            CertificateReason.BAD_ENCODING, "certificate chain is not validly encoded"
+        ) from e
+    return None
 
 
 def _check_validity(cert: x509.Certificate, now: dt.datetime, what: str) -> None:
@@ -98,7 +122,7 @@ def _check_validity(cert: x509.Certificate, now: dt.datetime, what: str) -> None
 def _san_names(cert: x509.Certificate) -> list[str]:
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except (x509.ExtensionNotFound, ValueError):
+    except (x509.ExtensionNotFound, *_X509_ERRORS):
         return []
     names: list[str] = list(san.get_values_for_type(x509.DNSName))
     names.extend(str(a) for a in san.get_values_for_type(x509.IPAddress))
@@ -287,17 +311,16 @@ class WebPkiServerVerifier:
             .max_chain_depth(self._max_chain_depth)
             .build_server_verifier(subject)
         )
-        try:
-            verifier.verify(leaf, chain)
-        except xv.VerificationError as e:
+        err = _run(lambda: verifier.verify(leaf, chain))
+        if err is not None:
             raise _classify(
-                e,
+                err,
                 leaf=leaf,
                 intermediates=chain,
                 roots=self._roots,
                 now=now,
                 server_name=server_name,
-            ) from e
+            ) from err
         _log.debug("server certificate verified for %r", server_name)
         return ServerCertVerified.assertion()
 
@@ -406,12 +429,11 @@ class WebPkiClientVerifier:
             )
             .build_client_verifier()
         )
-        try:
-            verifier.verify(leaf, chain)
-        except xv.VerificationError as e:
+        err = _run(lambda: verifier.verify(leaf, chain))
+        if err is not None:
             raise _classify(
-                e, leaf=leaf, intermediates=chain, roots=self._roots, now=now, server_name=None
-            ) from e
+                err, leaf=leaf, intermediates=chain, roots=self._roots, now=now, server_name=None
+            ) from err
         _log.debug("client certificate verified: %s", _describe(leaf))
         return ClientCertVerified.assertion()
 
