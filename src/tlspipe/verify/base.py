@@ -45,7 +45,6 @@ __all__ = [
 _X509_ERRORS: Final = (
     ValueError,
     TypeError,  # e.g. Name attributes with an impossible string type
-
     UnsupportedAlgorithm,
     x509.InvalidVersion,
     x509.DuplicateExtension,
