@@ -19,7 +19,7 @@ RFC 8422 (ec_point_formats).  Imports only ``errors``, ``enums`` and ``msgs.code
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from ..enums import AlertDescription, CertificateStatusType, ExtensionType, ServerNameType
@@ -49,10 +49,10 @@ Unknown = tuple[tuple[int, bytes], ...]
 class KeyShareEntry:
     """RFC 8446 §4.2.8::
 
-        struct {
-            NamedGroup group;
-            opaque key_exchange<1..2^16-1>;
-        } KeyShareEntry;
+    struct {
+        NamedGroup group;
+        opaque key_exchange<1..2^16-1>;
+    } KeyShareEntry;
     """
 
     group: int
@@ -78,10 +78,10 @@ class KeyShareEntry:
 class PskIdentity:
     """RFC 8446 §4.2.11::
 
-        struct {
-            opaque identity<1..2^16-1>;
-            uint32 obfuscated_ticket_age;
-        } PskIdentity;
+    struct {
+        opaque identity<1..2^16-1>;
+        uint32 obfuscated_ticket_age;
+    } PskIdentity;
     """
 
     identity: bytes
@@ -107,15 +107,15 @@ class PskIdentity:
 class OfferedPsks:
     """RFC 8446 §4.2.11 (the ClientHello form of ``pre_shared_key``)::
 
-        opaque PskBinderEntry<32..255>;
-        struct {
-            PskIdentity identities<7..2^16-1>;
-            PskBinderEntry binders<33..2^16-1>;
-        } OfferedPsks;
+    opaque PskBinderEntry<32..255>;
+    struct {
+        PskIdentity identities<7..2^16-1>;
+        PskBinderEntry binders<33..2^16-1>;
+    } OfferedPsks;
     """
 
     identities: tuple[PskIdentity, ...]
-    binders: tuple[bytes, ...]
+    binders: tuple[bytes, ...] = field(repr=False)
 
     def encode(self, out: bytearray) -> None:
         """Append the encoding to ``out``."""
@@ -263,8 +263,9 @@ def _opaques(
     return _Field(typ, name, enc, dec)
 
 
-def _custom(typ: int, name: str, enc: Callable[[T, bytearray], None],
-            dec: Callable[[Reader], T]) -> _Field[T]:
+def _custom(
+    typ: int, name: str, enc: Callable[[T, bytearray], None], dec: Callable[[Reader], T]
+) -> _Field[T]:
     return _Field(typ, name, enc, dec)
 
 
@@ -343,8 +344,9 @@ def _dec_sct_list(r: Reader) -> bytes:
 # ALPN, RFC 7301 §3.1: opaque ProtocolName<1..2^8-1>;
 # struct { ProtocolName protocol_name_list<2..2^16-1> } ProtocolNameList;
 # The server's list "MUST contain exactly one ProtocolName".
-_ALPN_LIST = _opaques(ExtensionType.application_layer_protocol_negotiation, "alpn",
-                      1, 2, 0xFFFF, 1, 0xFF)
+_ALPN_LIST = _opaques(
+    ExtensionType.application_layer_protocol_negotiation, "alpn", 1, 2, 0xFFFF, 1, 0xFF
+)
 
 
 def _enc_alpn_one(v: bytes, out: bytearray) -> None:
@@ -398,12 +400,12 @@ _GROUPS = _u16s(E.supported_groups, "supported_groups", 2, 2, 0xFFFF)
 _POINTS = _opaque(E.ec_point_formats, "ec_point_formats", 1, 1, 0xFF)
 _SIGALGS = _u16s(E.signature_algorithms, "signature_algorithms", 2, 2, 0xFFFE)
 _SIGALGS_CERT = _u16s(E.signature_algorithms_cert, "signature_algorithms_cert", 2, 2, 0xFFFE)
-_ALPN_ONE = _custom(E.application_layer_protocol_negotiation, "alpn", _enc_alpn_one,
-                    _dec_alpn_one)
+_ALPN_ONE = _custom(E.application_layer_protocol_negotiation, "alpn", _enc_alpn_one, _dec_alpn_one)
 _STATUS_FLAG = _flag(E.status_request, "status_request")
 _SCT_FLAG = _flag(E.signed_certificate_timestamp, "signed_certificate_timestamp")
-_SCT_LIST = _custom(E.signed_certificate_timestamp, "signed_certificate_timestamp", _enc_raw,
-                    _dec_sct_list)
+_SCT_LIST = _custom(
+    E.signed_certificate_timestamp, "signed_certificate_timestamp", _enc_raw, _dec_sct_list
+)
 _EARLY_FLAG = _flag(E.early_data, "early_data")
 # RFC 8446 §4.2.4: DistinguishedName authorities<3..2^16-1>; opaque DistinguishedName<1..2^16-1>
 _CAS = _opaques(E.certificate_authorities, "certificate_authorities", 2, 3, 0xFFFF, 1, 0xFFFF)
@@ -416,10 +418,10 @@ _COOKIE = _opaque(E.cookie, "cookie", 2, 1, 0xFFFF)  # opaque cookie<1..2^16-1>
 class _Extensions:
     """Shared encode/decode for the extension containers (``Extension extensions<lo..hi>``)::
 
-        struct {
-            ExtensionType extension_type;
-            opaque extension_data<0..2^16-1>;
-        } Extension;
+    struct {
+        ExtensionType extension_type;
+        opaque extension_data<0..2^16-1>;
+    } Extension;
     """
 
     __slots__ = ()
