@@ -87,9 +87,7 @@ def test_master_secrets() -> None:
     assert ms == _reference_prf(hashes.SHA256(), pms, b"master secret" + cr + sr, 48)
     session_hash = b"\x03" * 32
     ems = extended_master_secret("sha256", pms, session_hash)
-    assert ems == _reference_prf(
-        hashes.SHA256(), pms, b"extended master secret" + session_hash, 48
-    )
+    assert ems == _reference_prf(hashes.SHA256(), pms, b"extended master secret" + session_hash, 48)
     assert ems != ms
     ems384 = extended_master_secret("sha384", pms, b"\x03" * 48)
     assert ems384 == _reference_prf(
@@ -103,8 +101,9 @@ def test_key_block_split() -> None:
     ref = _reference_prf(hashes.SHA256(), ms, b"key expansion" + sr + cr, 48)
     ck, sk, civ, siv = key_block(TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, ms, cr, sr)
     assert (ck, sk, civ, siv) == (ref[:16], ref[16:32], ref[32:36], ref[36:40])
-    assert key_block_explicit_nonce_seed(TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, ms, cr, sr) == (
-        ref[40:48]
+    assert (
+        key_block_explicit_nonce_seed(TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, ms, cr, sr)
+        == (ref[40:48])
     )
     # AES-256-GCM with SHA-384
     ref = _reference_prf(hashes.SHA384(), ms, b"key expansion" + sr + cr, 80)

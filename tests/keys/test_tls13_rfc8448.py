@@ -183,9 +183,9 @@ def test_resumed_0rtt(doc: dict[str, Any]) -> None:
     assert t.current_hash() == th["client_hello"]
     c_e = early.client_early_traffic_secret(t.current_hash())
     assert c_e == ks["client_early_traffic_secret"]
-    assert early.early_exporter_master_secret(t.current_hash()) == ks[
-        "early_exporter_master_secret"
-    ]
+    assert (
+        early.early_exporter_master_secret(t.current_hash()) == ks["early_exporter_master_secret"]
+    )
     check_keys(sec, "client_early", c_e)
 
     hs = early.into_handshake(b(sec["ecdhe_shared_secret"]))

@@ -13,8 +13,15 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
 
 from ..errors import InternalError
 
-__all__ = ["hash_algorithm", "hash_len", "hash_new", "hash_of", "hkdf_expand", "hkdf_extract",
-           "hmac_sign"]
+__all__ = [
+    "hash_algorithm",
+    "hash_len",
+    "hash_new",
+    "hash_of",
+    "hkdf_expand",
+    "hkdf_extract",
+    "hmac_sign",
+]
 
 _ALGS: dict[str, hashes.HashAlgorithm] = {
     "sha256": hashes.SHA256(),

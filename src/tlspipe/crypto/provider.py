@@ -216,9 +216,7 @@ class SigningKey(Protocol):
     @property
     def algorithm(self) -> str: ...
 
-    def choose_scheme(
-        self, offered: Sequence[int], *, tls13: bool = False
-    ) -> Signer | None:
+    def choose_scheme(self, offered: Sequence[int], *, tls13: bool = False) -> Signer | None:
         """The best scheme the peer offered that this key can use, or None.
 
         ``tls13=True`` excludes schemes not allowed in TLS 1.3 (pkcs1, sha1), per RFC 8446

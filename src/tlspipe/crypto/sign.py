@@ -155,8 +155,9 @@ class _Ed25519Signer:
 # ---------------------------------------------------------------------------------- keys
 
 
-def _pick(ours: Sequence[SignatureScheme], offered: Sequence[int], tls13: bool
-          ) -> SignatureScheme | None:
+def _pick(
+    ours: Sequence[SignatureScheme], offered: Sequence[int], tls13: bool
+) -> SignatureScheme | None:
     offered_set = set(offered)
     for s in ours:
         if s in offered_set and (not tls13 or tls13_ok(s)):

@@ -72,7 +72,10 @@ def master_secret(
         InternalError: unknown hash name (a bug).
     """
     return prf(
-        hash_name, pre_master_secret, b"master secret", client_random + server_random,
+        hash_name,
+        pre_master_secret,
+        b"master secret",
+        client_random + server_random,
         MASTER_SECRET_LEN,
     )
 

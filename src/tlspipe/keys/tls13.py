@@ -430,9 +430,7 @@ class KeyScheduleTraffic(_Base):
         Raises:
             ConfigError: label or length out of range.
         """
-        return export_keying_material(
-            self.suite.hash_name, self._exporter, label, context, length
-        )
+        return export_keying_material(self.suite.hash_name, self._exporter, label, context, length)
 
     def next_client_application_traffic_secret(self) -> bytes:
         """Advance and return the client's application traffic secret (KeyUpdate, §7.2).
