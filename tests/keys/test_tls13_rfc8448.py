@@ -16,6 +16,7 @@ from tlspipe.keys.tls13 import (
     export_keying_material,
     finished_key,
     hkdf_expand_label,
+    hkdf_label,
     next_traffic_secret,
     resumption_psk,
     traffic_keys,
@@ -272,9 +273,50 @@ def test_hello_retry_request(doc: dict[str, Any]) -> None:
 
 
 def test_hkdf_label_info_matches_rfc(doc: dict[str, Any]) -> None:
-    """The printed HkdfLabel structures: recover them by comparing expand outputs."""
-    info = doc["simple_1rtt"]["hkdf_label_info"]
-    # "key": 00 10 09 "tls13 key" 00
-    assert b(info["key"]) == b"\x00\x10\x09tls13 key\x00"
-    assert b(info["iv"]) == b"\x00\x0c\x08tls13 iv\x00"
-    assert b(info["finished"]) == b"\x00\x20\x0etls13 finished\x00"
+    """Every HkdfLabel structure the RFC prints, rebuilt with hkdf_label()."""
+    sec = doc["simple_1rtt"]
+    th = {k: b(v) for k, v in sec["transcript_hashes"].items()}
+    contexts = {
+        "derived": th["empty"],
+        "c hs traffic": th["client_hello..server_hello"],
+        "s hs traffic": th["client_hello..server_hello"],
+        "c ap traffic": th["client_hello..server_finished"],
+        "s ap traffic": th["client_hello..server_finished"],
+        "exp master": th["client_hello..server_finished"],
+        "res master": th["client_hello..client_finished"],
+        "key": b"",
+        "iv": b"",
+        "finished": b"",
+        "resumption": b(sec["resumption"]["ticket_nonce"]),
+    }
+    lengths = {"key": 16, "iv": 12}
+    info = sec["hkdf_label_info"]
+    assert set(info) == set(contexts)
+    for label, want in info.items():
+        got = hkdf_label(label.encode(), contexts[label], lengths.get(label, 32))
+        assert got == b(want), label
+    sec4 = doc["resumed_0rtt"]
+    h_ch = b(sec4["transcript_hashes"]["client_hello"])
+    for label, want in sec4["hkdf_label_info"].items():
+        assert hkdf_label(label.encode(), h_ch, 32) == b(want), label
+
+
+@pytest.mark.parametrize("section", ["simple_1rtt", "resumed_0rtt", "hello_retry_request"])
+def test_records_open_and_reseal_with_aead(doc: dict[str, Any], section: str) -> None:
+    """Every protected record of the trace opens (and re-seals identically) through
+    SUITE.aead with nonce = iv XOR seq and AAD = record header."""
+    sec = doc[section]
+    n = 0
+    for r in sec["records"]:
+        if not r["protected"]:
+            continue
+        keys = sec["traffic_keys"][r["keys"]]
+        aead = SUITE.aead.new(b(keys["key"]))
+        iv = int.from_bytes(b(keys["iv"]), "big")
+        nonce = (iv ^ r["seq"]).to_bytes(12, "big")
+        rec = b(r["record"])
+        inner = aead.open(nonce, rec[:5], memoryview(rec)[5:])
+        assert inner == b(r["plaintext"]) + bytes([r["inner_content_type"]])
+        assert rec[:5] + aead.seal(nonce, rec[:5], inner) == rec
+        n += 1
+    assert n >= 5

@@ -48,6 +48,7 @@ __all__ = [
     "finished_key",
     "finished_verify_data",
     "hkdf_expand_label",
+    "hkdf_label",
     "next_traffic_secret",
     "resumption_psk",
     "traffic_keys",
@@ -69,11 +70,22 @@ def hkdf_expand_label(
     Raises:
         InternalError: label or context too long, or length out of range (a bug).
     """
+    return hkdf_expand(hash_name, secret, hkdf_label(label, context, length), length)
+
+
+def hkdf_label(label: bytes, context: bytes, length: int) -> bytes:
+    """The encoded ``HkdfLabel`` (RFC 8446 §7.1) used as HKDF-Expand info::
+
+        struct { uint16 length; opaque label<7..255> = "tls13 " + Label;
+                 opaque context<0..255>; } HkdfLabel;
+
+    Raises:
+        InternalError: label or context too long, or length out of range (a bug).
+    """
     full = b"tls13 " + label
     if len(full) > 255 or len(context) > 255 or not 0 < length < 65536:
         raise InternalError("HKDF-Expand-Label argument out of range")
-    info = struct.pack("!HB", length, len(full)) + full + bytes((len(context),)) + context
-    return hkdf_expand(hash_name, secret, info, length)
+    return struct.pack("!HB", length, len(full)) + full + bytes((len(context),)) + context
 
 
 def derive_secret(hash_name: str, secret: bytes, label: bytes, transcript_hash: bytes) -> bytes:
