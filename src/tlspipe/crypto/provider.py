@@ -176,10 +176,11 @@ class KxGroup(Protocol):
         ...
 
     def start(self) -> ActiveKeyExchange:
-        """Generate a fresh ephemeral key (client side; server side for TLS 1.2).
+        """Generate a fresh ephemeral key (client side; server side for TLS 1.2, which only
+        uses groups with ``usable_in_tls12``).
 
         Raises:
-            InternalError: a KEM group asked for server-side start (a bug).
+            Nothing.
         """
         ...
 
