@@ -266,7 +266,8 @@ class OpenSSLPeer:
     def stop(self) -> None:
         """Kill the process group (SIGTERM, then SIGKILL after 2 s), reap it, keep the output.
 
-        Idempotent; safe in ``finally``.
+        Signals only a group whose leader we have not reaped yet (a reaped PID could be
+        reused). Idempotent; safe in ``finally``.
         """
         self.close_stdin()
         if self._proc.poll() is None:
@@ -278,14 +279,9 @@ class OpenSSLPeer:
                     break
                 except subprocess.TimeoutExpired:
                     continue
-        else:
-            # The leader exited; make sure nothing it left in the group survives.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self._proc.pid, signal.SIGKILL)
         if self._final_output is None:
-            self._final_output = self.output() if self._log_path.exists() else ""
-            # read once more now that the writer is gone, then drop the file
-            with contextlib.suppress(OSError):
+            self._final_output = ""
+            with contextlib.suppress(OSError):  # the writer is gone: read it all, drop the file
                 self._final_output = self._log_path.read_bytes().decode("utf-8", "replace")
             self._log_path.unlink(missing_ok=True)
 
