@@ -1,29 +1,101 @@
-"""tlspipe: a sans-IO TLS 1.2/1.3 library in the design of rustls."""
+"""tlspipe: a sans-IO TLS 1.2/1.3 library in the design of rustls.
+
+The core is an encrypted pipe: :class:`ClientConnection` and :class:`ServerConnection`
+take TLS bytes in (:meth:`~Connection.read_tls`), give TLS bytes out
+(:meth:`~Connection.write_tls`) and expose plaintext (:meth:`~Connection.read` /
+:meth:`~Connection.write`).  No IO happens inside.
+
+::
+
+    TLS side                                            plaintext side
+    read_tls(data) ─► process_new_packets() ─► read()   ─► your app
+    write_tls()    ◄─ records ◄──────────────── write() ◄─ your app
+"""
 
 from __future__ import annotations
 
+from .client.config import ClientConfig
+from .client.connection import ClientConnection
+from .conn import Connection, IoState
+from .crypto.sign import CertifiedKey
+from .enums import CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme
 from .errors import (
     AlertReceived,
+    BufferFull,
+    CertificateReason,
     ConfigError,
     DecodeError,
     DecryptError,
+    EncryptError,
     Error,
+    HandshakeNotComplete,
     InappropriateMessage,
+    InternalError,
     InvalidCertificate,
+    InvalidMessage,
     PeerIncompatible,
     PeerMisbehaved,
+    RecordOverflow,
     UnexpectedEof,
 )
+from .keylog import KeyLog, KeyLogFile, NoKeyLog
+from .server.config import ServerConfig
+from .server.connection import ServerConnection
+from .server.stores import (
+    AlwaysResolvesCert,
+    ClientHelloInfo,
+    ResolvesServerCert,
+    ResolvesServerCertUsingSni,
+)
+from .verify.roots import RootCertStore
+from .verify.webpki import WebPkiClientVerifier, WebPkiServerVerifier
+
+#: The seed's names for the two connection types.
+ClientSession = ClientConnection
+ServerSession = ServerConnection
+
+__version__ = "0.1.0"
 
 __all__ = [
     "AlertReceived",
+    "AlwaysResolvesCert",
+    "BufferFull",
+    "CertificateReason",
+    "CertifiedKey",
+    "CipherSuite",
+    "ClientConfig",
+    "ClientConnection",
+    "ClientHelloInfo",
+    "ClientSession",
     "ConfigError",
+    "Connection",
     "DecodeError",
     "DecryptError",
+    "EncryptError",
     "Error",
+    "HandshakeNotComplete",
     "InappropriateMessage",
+    "InternalError",
     "InvalidCertificate",
+    "InvalidMessage",
+    "IoState",
+    "KeyLog",
+    "KeyLogFile",
+    "NamedGroup",
+    "NoKeyLog",
     "PeerIncompatible",
     "PeerMisbehaved",
+    "ProtocolVersion",
+    "RecordOverflow",
+    "ResolvesServerCert",
+    "ResolvesServerCertUsingSni",
+    "RootCertStore",
+    "ServerConfig",
+    "ServerConnection",
+    "ServerSession",
+    "SignatureScheme",
     "UnexpectedEof",
+    "WebPkiClientVerifier",
+    "WebPkiServerVerifier",
+    "__version__",
 ]

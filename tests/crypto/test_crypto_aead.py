@@ -8,6 +8,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from tlspipe.crypto.aead import AES_128_GCM, AES_256_GCM, CHACHA20_POLY1305, AeadCipher
 from tlspipe.crypto.default import (
     ALL_CIPHER_SUITES,
+    ALL_KX_GROUPS,
     TLS13_AES_256_GCM_SHA384,
     TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
     default_provider,
@@ -68,12 +69,13 @@ def test_default_provider() -> None:
         CipherSuite.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
     }
     assert p.cipher_suites == ALL_CIPHER_SUITES
-    assert {g.name for g in p.kx_groups} == {
+    # The hybrid is implemented but opt-in: the default offers X25519 first.
+    assert [g.name for g in p.kx_groups] == [
         NamedGroup.x25519,
         NamedGroup.secp256r1,
         NamedGroup.secp384r1,
-        NamedGroup.X25519MLKEM768,
-    }
+    ]
+    assert NamedGroup.X25519MLKEM768 in {g.name for g in ALL_KX_GROUPS}
     x = p.find_kx_group(0x001D)
     assert x is not None and x.name == NamedGroup.x25519
     assert p.find_kx_group(0x0019) is None

@@ -89,8 +89,10 @@ ALL_CIPHER_SUITES: tuple[SupportedCipherSuite, ...] = (*TLS13_SUITES, *TLS12_SUI
 
 #: Every group, in default preference order (the hybrid first, as rustls does).
 ALL_KX_GROUPS: tuple[KxGroup, ...] = (X25519MLKEM768, X25519, SECP256R1, SECP384R1)
-#: Default groups: same as ALL_KX_GROUPS.
-DEFAULT_KX_GROUPS: tuple[KxGroup, ...] = ALL_KX_GROUPS
+#: Default groups: X25519 first (one key share, understood by every peer), then the NIST
+#: curves.  The X25519MLKEM768 hybrid is opt-in (``kx_groups=``) until peers commonly speak it:
+#: offering it first would cost most peers a HelloRetryRequest round trip.
+DEFAULT_KX_GROUPS: tuple[KxGroup, ...] = (X25519, SECP256R1, SECP384R1)
 
 
 def secure_random(n: int) -> bytes:

@@ -1,0 +1,100 @@
+"""Client configuration: :class:`ClientConfig`.
+
+A frozen, keyword-only dataclass validated when built.  With no arguments it verifies
+servers against Mozilla's roots (``certifi``), offers TLS 1.3 with every AEAD suite and
+X25519/P-256/P-384, and sends SNI.  A custom certificate verifier can only be installed
+through :mod:`tlspipe.dangerous`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..config import (
+    DEFAULT_BUFFER_LIMIT,
+    check_alpn,
+    check_fragment_size,
+    select_groups,
+    select_suites,
+    select_versions,
+)
+from ..crypto.default import default_provider
+from ..crypto.provider import CryptoProvider, KxGroup, SupportedCipherSuite
+from ..enums import CipherSuite, NamedGroup, ProtocolVersion
+from ..errors import ConfigError
+from ..keylog import KeyLog, NoKeyLog
+from ..verify.base import ServerCertVerifier
+from ..verify.roots import RootCertStore
+from ..verify.webpki import WebPkiServerVerifier
+
+__all__ = ["ClientConfig"]
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClientConfig:
+    """How a :class:`~tlspipe.ClientConnection` behaves.
+
+    Args:
+        root_store: trust anchors for server certificates; default Mozilla's (certifi).
+        alpn_protocols: ALPN protocol names to offer, most preferred first (RFC 7301).
+        versions: protocol versions to offer (TLS 1.3 and TLS 1.2 only).
+        cipher_suites: suites to offer, in preference order; default: the provider's.
+        kx_groups: key exchange groups in preference order; the client sends a key share for
+            the first one only (a HelloRetryRequest may ask for another).
+        enable_sni: send the server_name extension (never for IP addresses).
+        max_fragment_size: largest plaintext fragment per record (64..16384); the
+            "tunable MTU".
+        buffer_limit: bound on received-but-unread plaintext and on plaintext written before
+            the handshake completes.
+        key_log: where TLS secrets go for debugging (e.g. :class:`~tlspipe.KeyLogFile`).
+        provider: the cryptography backend.
+        time: the clock used for certificate validity (aware datetimes).
+
+    Raises:
+        ConfigError: an invalid value (unknown suite, empty list, bad sizes).
+    """
+
+    root_store: RootCertStore | None = None
+    alpn_protocols: tuple[bytes, ...] = ()
+    versions: tuple[ProtocolVersion, ...] = (ProtocolVersion.TLSv1_3,)
+    cipher_suites: tuple[CipherSuite, ...] | None = None
+    kx_groups: tuple[NamedGroup, ...] | None = None
+    enable_sni: bool = True
+    max_fragment_size: int | None = None
+    buffer_limit: int = DEFAULT_BUFFER_LIMIT
+    key_log: KeyLog = field(default_factory=NoKeyLog)
+    provider: CryptoProvider = field(default_factory=default_provider)
+    time: Callable[[], dt.datetime] = _utcnow
+    middlebox_compat: bool = True
+    _verifier: ServerCertVerifier | None = field(default=None, repr=False)
+
+    # derived (computed in __post_init__)
+    suites_: tuple[SupportedCipherSuite, ...] = field(init=False, repr=False, compare=False)
+    groups_: tuple[KxGroup, ...] = field(init=False, repr=False, compare=False)
+    verifier_: ServerCertVerifier = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        versions = select_versions(self.versions)
+        object.__setattr__(self, "versions", versions)
+        object.__setattr__(
+            self, "suites_", select_suites(self.provider, self.cipher_suites, versions)
+        )
+        object.__setattr__(self, "groups_", select_groups(self.provider, self.kx_groups))
+        check_alpn(self.alpn_protocols)
+        check_fragment_size(self.max_fragment_size)
+        if self.buffer_limit < 1024:
+            raise ConfigError("buffer_limit must be at least 1024 bytes")
+        if self._verifier is not None:
+            verifier: ServerCertVerifier = self._verifier
+        else:
+            roots = self.root_store if self.root_store is not None else RootCertStore.mozilla()
+            if len(roots) == 0:
+                raise ConfigError("root_store is empty: no server could be verified")
+            verifier = WebPkiServerVerifier(roots)
+        object.__setattr__(self, "verifier_", verifier)

@@ -1,0 +1,310 @@
+"""Client handshake start: the ClientHello, ServerHello, HelloRetryRequest and version dispatch.
+
+States (RFC 8446 §2, §4.1): :class:`ExpectServerHello` (after ClientHello1 or ClientHello2).
+A ServerHello selecting TLS 1.3 continues in :mod:`tlspipe.client.tls13`.  TLS 1.2 plugs in
+here too: a ServerHello without supported_versions is the TLS 1.2 branch.
+
+Imports layers 1–5 only; never :mod:`tlspipe.server`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from dataclasses import dataclass, replace
+
+from ..config import IMPLEMENTED_VERSIONS
+from ..conn import CommonState, Message, State, expect_handshake
+from ..crypto.provider import ActiveKeyExchange, KxGroup, Tls13CipherSuite, tls13_schemes
+from ..enums import (
+    AlertDescription,
+    CompressionMethod,
+    NamedGroup,
+    ProtocolVersion,
+    PskKeyExchangeMode,
+)
+from ..errors import ConfigError, PeerIncompatible, PeerMisbehaved
+from ..keys.tls13 import KeyScheduleEarly
+from ..keys.transcript import Transcript
+from ..msgs.extensions import ClientExtensions, KeyShareEntry
+from ..msgs.hello import (
+    DOWNGRADE_TLS11,
+    DOWNGRADE_TLS12,
+    ClientHello,
+    HelloRetryRequest,
+    ServerHello,
+)
+from ..msgs.message import encode_handshake
+from ..tls13common import reject_unknown_extensions
+from .config import ClientConfig
+
+__all__ = ["ExpectServerHello", "ServerName", "start_handshake"]
+
+_log = logging.getLogger("tlspipe.client")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerName:
+    """The name the client connects to: a DNS name (sent as SNI) or an IP address."""
+
+    text: str
+    is_ip: bool
+
+    @classmethod
+    def parse(cls, name: str) -> ServerName:
+        """Validate ``name`` as a DNS name or an IP address literal.
+
+        Raises:
+            ConfigError: not a valid host name or address.
+        """
+        if not isinstance(name, str) or not name:
+            raise ConfigError("server_name must be a non-empty str")
+        candidate = name[1:-1] if name.startswith("[") and name.endswith("]") else name
+        try:
+            ip = ipaddress.ip_address(candidate)
+        except ValueError:
+            pass
+        else:
+            return cls(str(ip), True)
+        host = name.rstrip(".").lower()
+        try:
+            host.encode("ascii")
+        except UnicodeEncodeError:
+            try:
+                host = host.encode("idna").decode("ascii")
+            except UnicodeError:
+                raise ConfigError(f"invalid server name {name!r}") from None
+        labels = host.split(".")
+        if len(host) > 253 or any(
+            not 1 <= len(lb) <= 63
+            or lb.startswith("-")
+            or lb.endswith("-")
+            or not all(c.isalnum() or c in "-_*" for c in lb)
+            for lb in labels
+        ):
+            raise ConfigError(f"invalid server name {name!r}")
+        return cls(host, False)
+
+
+@dataclass(slots=True, kw_only=True)
+class HelloInput:
+    """What the client decided for its ClientHello(s); carried to ExpectServerHello."""
+
+    config: ClientConfig
+    server_name: ServerName
+    random: bytes
+    session_id: bytes
+    transcript: Transcript
+    sent_ccs: bool = False
+
+
+def _client_hello(
+    h: HelloInput, cx: CommonState, share: ActiveKeyExchange, cookie: bytes | None
+) -> ClientHello:
+    cfg = h.config
+    versions = cfg.versions
+    offers13 = ProtocolVersion.TLSv1_3 in versions
+    offers12 = ProtocolVersion.TLSv1_2 in versions
+    schemes = tuple(int(s) for s in cfg.verifier_.supported_verify_schemes())
+    if not offers12:
+        schemes = tls13_schemes(schemes)
+    sni = None
+    if cfg.enable_sni and not h.server_name.is_ip:
+        sni = h.server_name.text.encode("ascii")
+        cx.sni = h.server_name.text
+    ext = ClientExtensions(
+        server_name=sni,
+        supported_groups=tuple(int(g.name) for g in cfg.groups_),
+        signature_algorithms=schemes,
+        alpn=cfg.alpn_protocols or None,
+        supported_versions=tuple(int(v) for v in versions) if offers13 else None,
+        key_share=(KeyShareEntry(int(share.group), share.public),) if offers13 else None,
+        psk_key_exchange_modes=(PskKeyExchangeMode.psk_dhe_ke,) if offers13 else None,
+        cookie=cookie,
+        ec_point_formats=b"\x00" if offers12 else None,
+        extended_master_secret=offers12,
+        renegotiation_info=b"" if offers12 else None,
+    )
+    return ClientHello(
+        legacy_version=ProtocolVersion.TLSv1_2,
+        random=h.random,
+        legacy_session_id=h.session_id,
+        cipher_suites=tuple(int(s.suite) for s in cfg.suites_),
+        legacy_compression_methods=bytes((CompressionMethod.null,)),
+        extensions=ext,
+    )
+
+
+def start_handshake(config: ClientConfig, server_name: str, cx: CommonState) -> ExpectServerHello:
+    """Send ClientHello1 and return the first state.
+
+    Raises:
+        ConfigError: an invalid ``server_name``.
+    """
+    name = ServerName.parse(server_name)
+    rand = config.provider.secure_random
+    session_id = rand(32) if config.middlebox_compat else b""
+    h = HelloInput(
+        config=config,
+        server_name=name,
+        random=rand(32),
+        session_id=session_id,
+        transcript=Transcript(),
+    )
+    group = config.groups_[0]
+    share = group.start()
+    ch = _client_hello(h, cx, share, None)
+    raw = encode_handshake(ch)
+    h.transcript.add(raw)
+    cx.send_handshake(raw)
+    _log.debug("client sent ClientHello (key share %s)", group.name.name)
+    return ExpectServerHello(hello=h, share=share, offered=ch, retry_suite=None)
+
+
+def _check_common_hello(
+    h: HelloInput, echo: bytes, suite_code: int, sv: int | None
+) -> Tls13CipherSuite:
+    if echo != h.session_id:
+        raise PeerMisbehaved("server did not echo our legacy_session_id")
+    if sv != ProtocolVersion.TLSv1_3 or ProtocolVersion.TLSv1_3 not in h.config.versions:
+        raise PeerMisbehaved("server selected a version we did not offer")
+    for s in h.config.suites_:
+        if s.suite == suite_code and isinstance(s, Tls13CipherSuite):
+            return s
+    raise PeerMisbehaved("server selected a cipher suite we did not offer")
+
+
+@dataclass(slots=True, kw_only=True)
+class ExpectServerHello:
+    """Waiting for ServerHello (or HelloRetryRequest, once)."""
+
+    hello: HelloInput
+    share: ActiveKeyExchange
+    offered: ClientHello
+    retry_suite: Tls13CipherSuite | None
+
+    def handle(self, cx: CommonState, msg: Message) -> State:
+        """Process ServerHello / HelloRetryRequest.
+
+        Raises:
+            PeerMisbehaved: illegal_parameter for values we did not offer, a downgrade
+                sentinel, or a second HelloRetryRequest (unexpected_message).
+            PeerIncompatible: the server chose TLS 1.2, which this client did not enable.
+        """
+        m = expect_handshake(msg, "ServerHello")
+        if isinstance(m.body, HelloRetryRequest):
+            if self.retry_suite is not None:
+                raise PeerMisbehaved(
+                    "second HelloRetryRequest", AlertDescription.unexpected_message
+                )
+            return self._handle_retry(cx, m.body, m.raw)
+        sh = m.expect(ServerHello)
+        h = self.hello
+        if sh.extensions.supported_versions is None:
+            return self._handle_legacy(sh)
+        if sh.legacy_version != ProtocolVersion.TLSv1_2:
+            raise PeerMisbehaved("ServerHello legacy_version must be 0x0303")
+        suite = _check_common_hello(
+            h, sh.legacy_session_id_echo, sh.cipher_suite, sh.extensions.supported_versions
+        )
+        if self.retry_suite is not None and suite is not self.retry_suite:
+            raise PeerMisbehaved("ServerHello suite differs from the HelloRetryRequest's")
+        if sh.legacy_compression_method != CompressionMethod.null:
+            raise PeerMisbehaved("server selected a compression method")
+        ext = sh.extensions
+        if (
+            ext.server_name
+            or ext.renegotiation_info is not None
+            or ext.extended_master_secret
+            or ext.session_ticket
+            or ext.ec_point_formats is not None
+            or ext.alpn is not None
+            or ext.status_request
+            or ext.signed_certificate_timestamp is not None
+            or ext.record_size_limit is not None
+            or ext.pre_shared_key is not None
+        ):
+            raise PeerMisbehaved(
+                "ServerHello carries an extension not allowed there",
+                AlertDescription.unsupported_extension,
+            )
+        reject_unknown_extensions(ext.unknown, "ServerHello")
+        ks = ext.key_share
+        if ks is None:
+            raise PeerMisbehaved(
+                "ServerHello without key_share", AlertDescription.missing_extension
+            )
+        if ks.group != self.share.group:
+            raise PeerMisbehaved("server key share is for a group we did not send")
+        shared = self.share.complete(ks.key_exchange)
+        tr = h.transcript
+        tr.start_hash(suite.hash_name)
+        tr.drop_buffer()
+        tr.add(m.raw)
+        cfg = h.config
+        sched = KeyScheduleEarly(suite, None, keylog=cfg.key_log, client_random=h.random)
+        hs = sched.into_handshake(shared)
+        th = tr.current_hash()
+        cx.set_tls13_encrypter(suite, hs.client_handshake_traffic_secret(th))
+        cx.set_tls13_decrypter(suite, hs.server_handshake_traffic_secret(th))
+        cx.version = ProtocolVersion.TLSv1_3
+        cx.suite = suite
+        cx.kx_group = NamedGroup(self.share.group)
+        cx.deframer.set_tls13()
+        _log.debug("client negotiated TLS 1.3 %s with %s", suite.suite.name, cx.kx_group.name)
+        from .tls13 import ExpectEncryptedExtensions
+
+        return ExpectEncryptedExtensions(hello=h, suite=suite, schedule=hs)
+
+    def _handle_legacy(self, sh: ServerHello) -> State:
+        h = self.hello
+        if ProtocolVersion.TLSv1_3 in h.config.versions and sh.random[-8:] in (
+            DOWNGRADE_TLS12,
+            DOWNGRADE_TLS11,
+        ):
+            raise PeerMisbehaved("downgrade from TLS 1.3 detected (RFC 8446 §4.1.3)")
+        if (
+            sh.legacy_version != ProtocolVersion.TLSv1_2
+            or ProtocolVersion.TLSv1_2 not in h.config.versions
+            or ProtocolVersion.TLSv1_2 not in IMPLEMENTED_VERSIONS
+        ):
+            raise PeerIncompatible(
+                f"server selected protocol version 0x{sh.legacy_version:04x}, "
+                "which this client does not enable",
+                AlertDescription.protocol_version,
+            )
+        raise PeerIncompatible("TLS 1.2 is not enabled", AlertDescription.protocol_version)
+
+    def _handle_retry(self, cx: CommonState, hrr: HelloRetryRequest, raw: bytes) -> State:
+        h = self.hello
+        ext = hrr.extensions
+        suite = _check_common_hello(
+            h, hrr.legacy_session_id_echo, hrr.cipher_suite, ext.supported_versions
+        )
+        reject_unknown_extensions(ext.unknown, "HelloRetryRequest")
+        if ext.selected_group is None and ext.cookie is None:
+            raise PeerMisbehaved("HelloRetryRequest that would not change the ClientHello")
+        share = self.share
+        if ext.selected_group is not None:
+            if ext.selected_group == share.group:
+                raise PeerMisbehaved("HelloRetryRequest asks for the group we already sent")
+            group: KxGroup | None = next(
+                (g for g in h.config.groups_ if g.name == ext.selected_group), None
+            )
+            if group is None:
+                raise PeerMisbehaved("HelloRetryRequest selects a group we did not offer")
+            share = group.start()
+        tr = h.transcript
+        tr.start_hash(suite.hash_name)
+        tr.rollup_for_hrr()
+        tr.add(raw)
+        ch = _client_hello(h, cx, share, ext.cookie)
+        ch2 = replace(ch, cipher_suites=self.offered.cipher_suites)
+        raw2 = encode_handshake(ch2)
+        tr.add(raw2)
+        if h.config.middlebox_compat and not h.sent_ccs:
+            cx.send_ccs()
+            h.sent_ccs = True
+        cx.send_handshake(raw2)
+        _log.debug("client retried with key share %s", NamedGroup(share.group).name)
+        return ExpectServerHello(hello=h, share=share, offered=ch2, retry_suite=suite)

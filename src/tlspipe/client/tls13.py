@@ -1,0 +1,272 @@
+"""Client TLS 1.3 states after ServerHello, in protocol order (RFC 8446 §2, §4.3–4.6).
+
+ExpectEncryptedExtensions → ExpectCertificate (CertificateRequest handled there too) →
+ExpectCertificateVerify → ExpectFinished → ExpectTraffic.  The chain and handshake
+signature are checked in ExpectCertificateVerify; ExpectFinished cannot be built without
+both proof tokens.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from dataclasses import dataclass
+
+from ..conn import CommonState, Message, State, TrafficSecrets, expect_handshake, unexpected
+from ..crypto.provider import Tls13CipherSuite
+from ..enums import AlertDescription, HandshakeType
+from ..errors import DecodeError, PeerMisbehaved
+from ..keys.tls13 import KeyScheduleHandshake
+from ..msgs.handshake import (
+    Certificate13,
+    CertificateRequest13,
+    CertificateVerify,
+    EncryptedExtensions,
+    Finished,
+    NewSessionTicket13,
+)
+from ..msgs.message import encode_handshake
+from ..tls13common import (
+    SERVER_CV_CONTEXT,
+    Tls13Exporter,
+    reject_unknown_extensions,
+    signed_content,
+)
+from ..verify.base import HandshakeSignatureValid, ServerCertVerified
+from .hs import HelloInput
+
+__all__ = [
+    "ExpectCertificate",
+    "ExpectCertificateVerify",
+    "ExpectEncryptedExtensions",
+    "ExpectFinished",
+    "ExpectTraffic",
+]
+
+_log = logging.getLogger("tlspipe.client")
+
+
+@dataclass(slots=True, kw_only=True)
+class ExpectEncryptedExtensions:
+    """Waiting for EncryptedExtensions."""
+
+    hello: HelloInput
+    suite: Tls13CipherSuite
+    schedule: KeyScheduleHandshake
+
+    def handle(self, cx: CommonState, msg: Message) -> State:
+        """Check EncryptedExtensions against what we offered (RFC 8446 §4.3.1).
+
+        Raises:
+            PeerMisbehaved: an ALPN protocol we did not offer (illegal_parameter), an
+                unsolicited extension (unsupported_extension).
+        """
+        m = expect_handshake(msg, "EncryptedExtensions")
+        ee = m.expect(EncryptedExtensions).extensions
+        cfg = self.hello.config
+        reject_unknown_extensions(ee.unknown, "EncryptedExtensions")
+        if ee.early_data:
+            raise PeerMisbehaved(
+                "server accepted early data we did not offer",
+                AlertDescription.unsupported_extension,
+            )
+        if ee.server_name and cx.sni is None:
+            raise PeerMisbehaved(
+                "server acknowledged SNI we did not send", AlertDescription.unsupported_extension
+            )
+        if ee.alpn is not None:
+            if ee.alpn not in cfg.alpn_protocols:
+                raise PeerMisbehaved(
+                    "server selected an ALPN protocol we did not offer",
+                    AlertDescription.illegal_parameter
+                    if cfg.alpn_protocols
+                    else AlertDescription.unsupported_extension,
+                )
+            cx.alpn_protocol = ee.alpn
+        self.hello.transcript.add(m.raw)
+        return ExpectCertificate(
+            hello=self.hello, suite=self.suite, schedule=self.schedule, cert_request=None
+        )
+
+
+@dataclass(slots=True, kw_only=True)
+class ExpectCertificate:
+    """Waiting for the server's Certificate (a CertificateRequest may come first)."""
+
+    hello: HelloInput
+    suite: Tls13CipherSuite
+    schedule: KeyScheduleHandshake
+    cert_request: CertificateRequest13 | None
+
+    def handle(self, cx: CommonState, msg: Message) -> State:
+        """Record a CertificateRequest, or take the server's certificate chain.
+
+        Raises:
+            DecodeError: an empty certificate list (decode_error).
+            PeerMisbehaved: a non-empty request context, a second CertificateRequest.
+        """
+        m = expect_handshake(msg, "Certificate")
+        if m.typ == HandshakeType.certificate_request and self.cert_request is None:
+            req = m.expect(CertificateRequest13)
+            if req.certificate_request_context:
+                raise PeerMisbehaved("CertificateRequest context must be empty in the handshake")
+            if req.extensions.signature_algorithms is None:
+                raise PeerMisbehaved(
+                    "CertificateRequest without signature_algorithms",
+                    AlertDescription.missing_extension,
+                )
+            self.hello.transcript.add(m.raw)
+            return ExpectCertificate(
+                hello=self.hello, suite=self.suite, schedule=self.schedule, cert_request=req
+            )
+        cert = m.expect(Certificate13)
+        if cert.certificate_request_context:
+            raise PeerMisbehaved("server Certificate has a request context")
+        if not cert.certificate_list:
+            raise DecodeError("server sent an empty certificate list")
+        for entry in cert.certificate_list:
+            reject_unknown_extensions(entry.extensions.unknown, "CertificateEntry")
+            if (
+                entry.extensions.status_request is not None
+                or entry.extensions.signed_certificate_timestamp is not None
+            ):
+                raise PeerMisbehaved(
+                    "unsolicited certificate status or SCT",
+                    AlertDescription.unsupported_extension,
+                )
+        chain = tuple(e.cert_data for e in cert.certificate_list)
+        cx.peer_certificates = chain
+        self.hello.transcript.add(m.raw)
+        return ExpectCertificateVerify(
+            hello=self.hello,
+            suite=self.suite,
+            schedule=self.schedule,
+            cert_request=self.cert_request,
+            chain=chain,
+        )
+
+
+@dataclass(slots=True, kw_only=True)
+class ExpectCertificateVerify:
+    """Waiting for CertificateVerify; verifies the chain and the signature."""
+
+    hello: HelloInput
+    suite: Tls13CipherSuite
+    schedule: KeyScheduleHandshake
+    cert_request: CertificateRequest13 | None
+    chain: tuple[bytes, ...]
+
+    def handle(self, cx: CommonState, msg: Message) -> State:
+        """Verify the server's chain (name, validity, path) and its handshake signature.
+
+        Raises:
+            InvalidCertificate: the chain does not verify for the server name.
+            PeerMisbehaved: a bad signature (decrypt_error) or a scheme we did not offer
+                (illegal_parameter).
+        """
+        m = expect_handshake(msg, "CertificateVerify")
+        cv = m.expect(CertificateVerify)
+        h = self.hello
+        verifier = h.config.verifier_
+        cert_ok: ServerCertVerified = verifier.verify_server_cert(
+            self.chain[0], self.chain[1:], h.server_name.text, b"", h.config.time()
+        )
+        message = signed_content(SERVER_CV_CONTEXT, h.transcript.current_hash())
+        sig_ok: HandshakeSignatureValid = verifier.verify_tls13_signature(
+            message, self.chain[0], cv.algorithm, cv.signature
+        )
+        h.transcript.add(m.raw)
+        return ExpectFinished(
+            hello=h,
+            suite=self.suite,
+            schedule=self.schedule,
+            cert_request=self.cert_request,
+            cert_verified=cert_ok,
+            sig_verified=sig_ok,
+        )
+
+
+@dataclass(slots=True, kw_only=True)
+class ExpectFinished:
+    """Waiting for the server's Finished; then sends the client's second flight."""
+
+    hello: HelloInput
+    suite: Tls13CipherSuite
+    schedule: KeyScheduleHandshake
+    cert_request: CertificateRequest13 | None
+    cert_verified: ServerCertVerified
+    sig_verified: HandshakeSignatureValid
+
+    def handle(self, cx: CommonState, msg: Message) -> State:
+        """Check the server's Finished, send ours, switch to application traffic keys.
+
+        Raises:
+            PeerMisbehaved: the Finished value is wrong (decrypt_error).
+        """
+        m = expect_handshake(msg, "Finished")
+        fin = m.expect(Finished)
+        h = self.hello
+        tr = h.transcript
+        expected = self.schedule.server_finished_verify_data(tr.current_hash())
+        if not hmac.compare_digest(expected, fin.verify_data):
+            raise PeerMisbehaved("server Finished is incorrect", AlertDescription.decrypt_error)
+        tr.add(m.raw)
+        traffic = self.schedule.into_traffic(tr.current_hash())
+        cx.set_tls13_decrypter(self.suite, traffic.server_application_traffic_secret_0)
+        # Second flight (RFC 8446 §4.4): [CCS] [Certificate CertificateVerify] Finished.
+        if h.config.middlebox_compat and not h.sent_ccs:
+            cx.send_ccs()
+            h.sent_ccs = True
+        if self.cert_request is not None:
+            # No client certificate configured: an empty Certificate (RFC 8446 §4.4.2).
+            raw_cert = encode_handshake(
+                Certificate13(
+                    certificate_request_context=self.cert_request.certificate_request_context,
+                    certificate_list=(),
+                )
+            )
+            tr.add(raw_cert)
+            cx.send_handshake(raw_cert)
+        verify_data = traffic.client_finished_verify_data(tr.current_hash())
+        raw_fin = encode_handshake(Finished(verify_data=verify_data))
+        tr.add(raw_fin)
+        cx.send_handshake(raw_fin)
+        cx.set_tls13_encrypter(self.suite, traffic.client_application_traffic_secret_0)
+        cx.traffic = TrafficSecrets(
+            self.suite,
+            read=traffic.server_application_traffic_secret_0,
+            write=traffic.client_application_traffic_secret_0,
+        )
+        cx.exporter = Tls13Exporter(traffic)
+        resumption = traffic.resumption_master_secret(tr.current_hash())
+        cx.start_traffic()
+        _log.debug("client handshake complete")
+        return ExpectTraffic(hello=h, suite=self.suite, resumption_master_secret=resumption)
+
+
+@dataclass(slots=True, kw_only=True)
+class ExpectTraffic:
+    """The handshake is done: NewSessionTicket and KeyUpdate may arrive."""
+
+    hello: HelloInput
+    suite: Tls13CipherSuite
+    resumption_master_secret: bytes
+
+    def __repr__(self) -> str:
+        return f"ExpectTraffic({self.suite.suite.name})"
+
+    def handle(self, cx: CommonState, msg: Message) -> State:
+        """Handle post-handshake messages (RFC 8446 §4.6).
+
+        Raises:
+            InappropriateMessage: any other handshake message (unexpected_message).
+        """
+        m = expect_handshake(msg, "NewSessionTicket or KeyUpdate")
+        if m.typ == HandshakeType.key_update:
+            cx.handle_key_update(m)
+            return self
+        if m.typ == HandshakeType.new_session_ticket:
+            m.expect(NewSessionTicket13)
+            _log.debug("client received a session ticket (not stored: resumption disabled)")
+            return self
+        raise unexpected(m, "NewSessionTicket or KeyUpdate")

@@ -1,0 +1,674 @@
+"""The encrypted pipe: :class:`Connection`, shared by clients and servers.
+
+TLS bytes go in through :meth:`Connection.read_tls` and out through
+:meth:`Connection.write_tls` (or :meth:`~Connection.pending_tls` +
+:meth:`~Connection.consume_tls` for vectored writes); plaintext comes out through
+:meth:`~Connection.read` and goes in through :meth:`~Connection.write`.  Nothing here does
+IO or reads a clock other than the one handed in by the configuration.
+
+Rules of this module:
+
+1. It is the only place that turns an :class:`~tlspipe.errors.Error` into an alert, via
+   :func:`~tlspipe.errors.alert_for`; after the first fatal error the connection is poisoned
+   and every later call raises that same error.
+2. Handshake states never see records: they get whole decoded handshake messages (or a
+   ChangeCipherSpec in TLS 1.2) through :meth:`State.handle` and act on the
+   :class:`CommonState` they are handed.
+3. Every buffer is bounded: received TLS (the deframer), handshake messages (the joiner),
+   received plaintext (``buffer_limit``), plaintext written before the handshake completes,
+   and TLS waiting to be written; also counts of empty records, warning alerts and
+   KeyUpdates in a row.
+
+Imports only layers 1–4 (errors, enums, msgs, crypto, record, keys, verify).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Protocol
+
+from .crypto.provider import SupportedCipherSuite, Tls13CipherSuite
+from .enums import (
+    AlertDescription,
+    AlertLevel,
+    ContentType,
+    HandshakeType,
+    KeyUpdateRequest,
+    NamedGroup,
+    ProtocolVersion,
+)
+from .errors import (
+    AlertReceived,
+    BufferFull,
+    DecodeError,
+    Error,
+    HandshakeNotComplete,
+    InappropriateMessage,
+    InternalError,
+    PeerMisbehaved,
+    UnexpectedEof,
+    alert_for,
+)
+from .keys import tls13 as ks13
+from .msgs.handshake import KeyUpdate
+from .msgs.message import (
+    CHANGE_CIPHER_SPEC_PAYLOAD,
+    HandshakeMessage,
+    decode_alert,
+    decode_handshake,
+    encode_alert,
+    encode_handshake,
+)
+from .record.deframer import Deframer, HandshakeJoiner, Record
+from .record.layer import RecordLayer, Tls13Decrypter, Tls13Encrypter
+from .record.send import SendQueue, fragment
+
+__all__ = ["ChangeCipherSpecMsg", "CommonState", "Connection", "IoState", "Side", "State"]
+
+_log = logging.getLogger("tlspipe.conn")
+
+#: Bounds on counts a peer can drive up without progress (DoS protection).
+MAX_EMPTY_RECORDS = 32
+MAX_WARNING_ALERTS = 4
+MAX_KEY_UPDATES_IN_A_ROW = 32
+MAX_FRAGMENT_DEFAULT = 2**14
+_CCS_RECORD = bytes((ContentType.change_cipher_spec, 3, 3, 0, 1)) + CHANGE_CIPHER_SPEC_PAYLOAD
+
+
+class Side(Enum):
+    """Which end of the connection this is."""
+
+    CLIENT = "client"
+    SERVER = "server"
+
+
+@dataclass(frozen=True, slots=True)
+class IoState:
+    """What :meth:`Connection.process_new_packets` left for the caller to do.
+
+    Attributes:
+        tls_bytes_to_write: bytes waiting in :meth:`Connection.write_tls`.
+        plaintext_bytes_to_read: bytes waiting in :meth:`Connection.read`.
+        peer_has_closed: the peer sent close_notify; no more plaintext will arrive.
+    """
+
+    tls_bytes_to_write: int
+    plaintext_bytes_to_read: int
+    peer_has_closed: bool
+
+
+class ChangeCipherSpecMsg:
+    """A ChangeCipherSpec record, delivered to TLS 1.2 states (TLS 1.3 ignores them)."""
+
+    __slots__ = ()
+
+
+CCS = ChangeCipherSpecMsg()
+
+Message = HandshakeMessage | ChangeCipherSpecMsg
+
+
+class State(Protocol):
+    """One handshake state: consumes a message, returns the next state.
+
+    Raises:
+        Error: any protocol violation; the connection sends the matching alert.
+    """
+
+    def handle(self, cx: CommonState, msg: Message) -> State: ...
+
+
+class Exporter(Protocol):
+    """Keying-material exporter installed when the handshake completes."""
+
+    def export(self, label: bytes, context: bytes | None, length: int) -> bytes: ...
+
+
+class CommonState:
+    """Everything both sides share: records, queues, negotiated values.
+
+    States act on this object; the public :class:`Connection` wraps it.
+    """
+
+    def __init__(
+        self,
+        side: Side,
+        *,
+        max_fragment_size: int | None,
+        buffer_limit: int,
+        max_handshake_message: int = 65536,
+    ) -> None:
+        self.side = side
+        self.record_layer = RecordLayer()
+        self.deframer = Deframer()
+        self.joiner = HandshakeJoiner(max_handshake_message)
+        self.sendq = SendQueue()
+        self.max_fragment = max_fragment_size or MAX_FRAGMENT_DEFAULT
+        self.buffer_limit = buffer_limit
+        self.received_plaintext: deque[bytes] = deque()
+        self.received_len = 0
+        self.sendable_plaintext: deque[bytes] = deque()
+        self.sendable_len = 0
+        # negotiated values (set by the states)
+        self.version: ProtocolVersion | None = None
+        self.suite: SupportedCipherSuite | None = None
+        self.kx_group: NamedGroup | None = None
+        self.alpn_protocol: bytes | None = None
+        self.sni: str | None = None
+        self.peer_certificates: tuple[bytes, ...] | None = None
+        self.resumed = False
+        # progress flags
+        self.is_handshaking = True
+        self.may_send_application_data = False
+        self.may_receive_application_data = False
+        self.received_close_notify = False
+        self.sent_close_notify = False
+        self.exporter: Exporter | None = None
+        self.traffic: TrafficSecrets | None = None
+        self.empty_records = 0
+        self.warning_alerts = 0
+        self.key_updates_in_a_row = 0
+        self.queued_key_update = False
+        self.early_data_rejected = False
+
+    # -- sending ---------------------------------------------------------------------------------
+    @property
+    def is_tls13(self) -> bool:
+        """True once TLS 1.3 has been negotiated."""
+        return self.version is ProtocolVersion.TLSv1_3
+
+    def send_raw_record(self, content_type: int, payload: bytes | memoryview) -> None:
+        """Fragment ``payload`` and queue it under the current write keys."""
+        enc = self.record_layer.encrypt
+        push = self.sendq.push
+        if not payload:
+            push(enc(content_type, b""))
+            return
+        for chunk in fragment(payload, self.max_fragment):
+            push(enc(content_type, chunk))
+
+    def send_handshake(self, raw: bytes) -> None:
+        """Queue one encoded handshake message (the caller adds ``raw`` to its transcript)."""
+        self.send_raw_record(ContentType.handshake, raw)
+
+    def send_ccs(self) -> None:
+        """Queue a ChangeCipherSpec record (TLS 1.2, or TLS 1.3 middlebox compatibility).
+
+        It is never protected: in TLS 1.3 the write keys may already be installed.
+        """
+        self.sendq.push(_CCS_RECORD)
+
+    def send_alert(self, level: AlertLevel, desc: AlertDescription) -> None:
+        """Queue an alert under the current write keys."""
+        self.send_raw_record(ContentType.alert, encode_alert(level, desc))
+
+    def send_appdata(self, data: bytes | memoryview) -> None:
+        """Encrypt and queue application data now (the handshake must be complete)."""
+        if self.record_layer.wants_key_update() and self.is_tls13:
+            self.send_key_update(KeyUpdateRequest.update_not_requested)
+        self.send_raw_record(ContentType.application_data, data)
+
+    def start_traffic(self) -> None:
+        """Mark the handshake complete and flush plaintext written during it."""
+        self.is_handshaking = False
+        self.may_send_application_data = True
+        self.may_receive_application_data = True
+        while self.sendable_plaintext:
+            self.send_appdata(self.sendable_plaintext.popleft())
+        self.sendable_len = 0
+
+    # -- TLS 1.3 traffic keys --------------------------------------------------------------------
+    def set_tls13_encrypter(self, suite: Tls13CipherSuite, secret: bytes) -> None:
+        """Install TLS 1.3 write keys derived from ``secret``."""
+        key, iv = ks13.traffic_keys(suite, secret)
+        self.record_layer.set_encrypter(Tls13Encrypter.from_key(suite.aead, key, iv))
+
+    def set_tls13_decrypter(self, suite: Tls13CipherSuite, secret: bytes) -> None:
+        """Install TLS 1.3 read keys derived from ``secret``.
+
+        Raises:
+            PeerMisbehaved: a handshake message straddles the key change (RFC 8446 §5.1).
+        """
+        if not self.joiner.is_empty():
+            raise PeerMisbehaved(
+                "handshake message spans a key change", AlertDescription.unexpected_message
+            )
+        key, iv = ks13.traffic_keys(suite, secret)
+        self.record_layer.set_decrypter(Tls13Decrypter.from_key(suite.aead, key, iv))
+
+    def send_key_update(self, request: KeyUpdateRequest) -> None:
+        """Send KeyUpdate and move to the next write secret (RFC 8446 §4.6.3)."""
+        tr = self.traffic
+        if tr is None:
+            raise InternalError("KeyUpdate before traffic keys")
+        self.send_handshake(encode_handshake(KeyUpdate(request_update=request)))
+        tr.update_write(self)
+
+    def handle_key_update(self, msg: HandshakeMessage) -> None:
+        """Process a peer's KeyUpdate (RFC 8446 §4.6.3).
+
+        Raises:
+            PeerMisbehaved: bad request value (illegal_parameter), a KeyUpdate straddling
+                records, or too many KeyUpdates without application data.
+        """
+        ku = msg.expect(KeyUpdate)
+        if ku.request_update not in (0, 1):
+            raise PeerMisbehaved("KeyUpdate with invalid request_update")
+        tr = self.traffic
+        if tr is None:
+            raise InternalError("KeyUpdate before traffic keys")
+        self.key_updates_in_a_row += 1
+        if self.key_updates_in_a_row > MAX_KEY_UPDATES_IN_A_ROW:
+            raise PeerMisbehaved(
+                "too many KeyUpdates without application data",
+                AlertDescription.unexpected_message,
+            )
+        tr.update_read(self)
+        if ku.request_update == KeyUpdateRequest.update_requested and not self.sent_close_notify:
+            self.send_key_update(KeyUpdateRequest.update_not_requested)
+
+    # -- receiving -------------------------------------------------------------------------------
+    def take_received_plaintext(self, data: bytes) -> None:
+        """Buffer decrypted application data for :meth:`Connection.read`."""
+        if data:
+            self.received_plaintext.append(data)
+            self.received_len += len(data)
+
+
+class TrafficSecrets:
+    """The TLS 1.3 application traffic secrets of both directions, for KeyUpdate."""
+
+    __slots__ = ("_read", "_write", "suite")
+
+    def __init__(self, suite: Tls13CipherSuite, read: bytes, write: bytes) -> None:
+        self.suite = suite
+        self._read = read
+        self._write = write
+
+    def __repr__(self) -> str:
+        return f"TrafficSecrets({self.suite.suite.name})"
+
+    def update_write(self, cx: CommonState) -> None:
+        """Move to the next write secret and install it."""
+        self._write = ks13.next_traffic_secret(self.suite.hash_name, self._write)
+        cx.set_tls13_encrypter(self.suite, self._write)
+
+    def update_read(self, cx: CommonState) -> None:
+        """Move to the next read secret and install it."""
+        self._read = ks13.next_traffic_secret(self.suite.hash_name, self._read)
+        cx.set_tls13_decrypter(self.suite, self._read)
+
+
+class Connection:
+    """The sans-IO TLS connection (base of ClientConnection and ServerConnection).
+
+    Feed the peer's bytes to :meth:`read_tls`, call :meth:`process_new_packets`, send what
+    :meth:`write_tls` returns, read plaintext with :meth:`read`, write with :meth:`write`.
+    """
+
+    def __init__(self, common: CommonState, state: State) -> None:
+        self._cx = common
+        self._state: State = state
+        self._error: Error | None = None
+        self._eof = False
+
+    # -- TLS side --------------------------------------------------------------------------------
+    def read_tls(self, data: bytes | bytearray | memoryview) -> int:
+        """Give the connection TLS bytes received from the peer.
+
+        ``b""`` means the transport reached end of file.  At most a bounded amount is
+        buffered: the return value says how many bytes were taken; offer the rest again after
+        :meth:`process_new_packets` (and :meth:`read`) made room.
+
+        Returns:
+            The number of bytes accepted.
+
+        Raises:
+            Error: the connection already failed (the stored error is raised again).
+        """
+        self._check_poisoned()
+        if len(data) == 0:
+            self._eof = True
+            return 0
+        if self._cx.received_len >= self._cx.buffer_limit:
+            return 0
+        return self._cx.deframer.feed(data)
+
+    def process_new_packets(self) -> IoState:
+        """Decrypt and process every complete record received so far.
+
+        Returns:
+            An :class:`IoState` summarising what the caller should do next.
+
+        Raises:
+            Error: a fatal protocol error.  The matching alert has been queued for the peer
+                (call :meth:`write_tls` to send it); the connection is unusable afterwards.
+            UnexpectedEof: the transport closed without close_notify.
+        """
+        self._check_poisoned()
+        cx = self._cx
+        try:
+            drained = False
+            while cx.received_len < cx.buffer_limit and not cx.received_close_notify:
+                rec = cx.deframer.pop()
+                if rec is None:
+                    drained = True
+                    break
+                self._process_record(rec)
+            if self._eof and drained and not cx.received_close_notify:
+                raise UnexpectedEof("peer closed connection without sending close_notify")
+        except Error as err:
+            self._fail(err)
+            raise
+        return self.io_state()
+
+    def _fail(self, err: Error) -> None:
+        self._error = err
+        alert = alert_for(err)
+        if alert is not None and not self._cx.sent_close_notify:
+            _log.debug("sending fatal alert %s: %s", alert.name, err)
+            try:
+                self._cx.send_alert(AlertLevel.fatal, alert)
+            except Error:  # keys exhausted: nothing more can be sent
+                _log.debug("could not send alert %s", alert.name)
+
+    def _check_poisoned(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _process_record(self, rec: Record) -> None:
+        cx = self._cx
+        # TLS 1.3 middlebox compatibility: an unprotected CCS of 0x01 is dropped (RFC 8446 §5).
+        if rec.content_type == ContentType.change_cipher_spec:
+            if rec.payload != CHANGE_CIPHER_SPEC_PAYLOAD:
+                raise DecodeError("invalid ChangeCipherSpec", AlertDescription.unexpected_message)
+            if cx.is_tls13 or cx.version is None:
+                if not cx.is_handshaking:
+                    raise InappropriateMessage("ChangeCipherSpec after the handshake")
+                return
+            self._state = self._state.handle(cx, CCS)
+            return
+        opened = cx.record_layer.decrypt(rec)
+        if opened is None:  # rejected 0-RTT record skipped
+            return
+        typ, payload = opened
+        if not payload and typ != ContentType.application_data:
+            raise DecodeError(
+                "empty record of a type that forbids it", AlertDescription.unexpected_message
+            )
+        if not payload:
+            cx.empty_records += 1
+            if cx.empty_records > MAX_EMPTY_RECORDS:
+                raise PeerMisbehaved("too many empty records", AlertDescription.unexpected_message)
+            return
+        cx.empty_records = 0
+        if typ == ContentType.handshake:
+            self._process_handshake(payload)
+        elif typ == ContentType.alert:
+            self._process_alert(payload)
+        elif typ == ContentType.application_data:
+            if not cx.may_receive_application_data:
+                raise InappropriateMessage("application data before the handshake completed")
+            if not cx.joiner.is_empty():
+                raise PeerMisbehaved(
+                    "application data interleaved with a handshake message",
+                    AlertDescription.unexpected_message,
+                )
+            cx.key_updates_in_a_row = 0
+            cx.take_received_plaintext(payload)
+        else:
+            raise InappropriateMessage(f"record of content type {typ} not allowed here")
+
+    def _process_handshake(self, payload: bytes) -> None:
+        cx = self._cx
+        cx.joiner.push(payload)
+        while True:
+            raw = cx.joiner.pop()
+            if raw is None:
+                return
+            msg = decode_handshake(raw, tls13=cx.is_tls13)
+            _log.debug("%s received %s", cx.side.value, _msg_name(msg.typ))
+            self._state = self._state.handle(cx, msg)
+
+    def _process_alert(self, payload: bytes) -> None:
+        cx = self._cx
+        alert = decode_alert(payload)
+        desc = alert.description
+        if desc == AlertDescription.close_notify:
+            if not cx.joiner.is_empty():
+                raise DecodeError(
+                    "close_notify inside a handshake message", AlertDescription.unexpected_message
+                )
+            _log.debug("%s received close_notify", cx.side.value)
+            cx.received_close_notify = True
+            return
+        if (alert.level == AlertLevel.warning and desc == AlertDescription.user_canceled) or (
+            alert.level == AlertLevel.warning and not cx.is_tls13
+        ):
+            cx.warning_alerts += 1
+        else:
+            name = AlertDescription(desc) if desc in _ALERT_VALUES else desc
+            raise AlertReceived(name)
+        if cx.warning_alerts > MAX_WARNING_ALERTS:
+            raise PeerMisbehaved("too many warning alerts", AlertDescription.unexpected_message)
+
+    def io_state(self) -> IoState:
+        """The current :class:`IoState` (no processing)."""
+        cx = self._cx
+        return IoState(len(cx.sendq), cx.received_len, cx.received_close_notify)
+
+    def write_tls(self) -> bytes:
+        """Take every queued TLS byte to send to the peer (possibly ``b""``).
+
+        Raises:
+            Nothing: even a failed connection hands out its final alert.
+        """
+        return self._cx.sendq.take_all()
+
+    def pending_tls(self) -> list[memoryview]:
+        """Queued TLS records as memoryviews, for one ``socket.sendmsg`` call.
+
+        After sending, call :meth:`consume_tls` with the number of bytes sent.
+        """
+        return self._cx.sendq.pending()
+
+    def consume_tls(self, n: int) -> None:
+        """Drop the first ``n`` queued TLS bytes (they were sent)."""
+        self._cx.sendq.consume(n)
+
+    def wants_write(self) -> bool:
+        """True when TLS bytes are waiting to be sent."""
+        return not self._cx.sendq.is_empty()
+
+    def wants_read(self) -> bool:
+        """True when the connection wants more TLS bytes from the peer.
+
+        False once the peer closed, while plaintext is waiting to be read past the buffer
+        limit, or after an error.
+        """
+        cx = self._cx
+        if self._error is not None or cx.received_close_notify or self._eof:
+            return False
+        return cx.received_len < cx.buffer_limit
+
+    # -- plaintext side --------------------------------------------------------------------------
+    def read(self, n: int = -1) -> bytes:
+        """Take up to ``n`` bytes of received plaintext (all of it when ``n < 0``).
+
+        Returns ``b""`` when nothing is waiting: check :attr:`IoState.peer_has_closed` to tell
+        a clean end from "not yet".
+
+        Raises:
+            Error: the connection failed earlier (stored error).
+        """
+        cx = self._cx
+        if not cx.received_plaintext:
+            self._check_poisoned()
+            return b""
+        if n < 0 or n >= cx.received_len:
+            out = b"".join(cx.received_plaintext)
+            cx.received_plaintext.clear()
+            cx.received_len = 0
+            return out
+        parts: list[bytes] = []
+        need = n
+        q = cx.received_plaintext
+        while need > 0 and q:
+            head = q[0]
+            if len(head) <= need:
+                parts.append(q.popleft())
+                need -= len(head)
+            else:
+                parts.append(head[:need])
+                q[0] = head[need:]
+                need = 0
+        cx.received_len -= n
+        return b"".join(parts)
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        """Send plaintext; before the handshake completes it is buffered (bounded).
+
+        Returns:
+            The number of bytes accepted (fewer than ``len(data)`` when buffers are full:
+            send :meth:`write_tls` output, then write the rest).
+
+        Raises:
+            Error: the connection failed, or close_notify was already sent.
+        """
+        self._check_poisoned()
+        cx = self._cx
+        if cx.sent_close_notify:
+            raise BufferFull("cannot write after close_notify")
+        mv = memoryview(data).cast("B")
+        if not cx.may_send_application_data:
+            room = cx.buffer_limit - cx.sendable_len
+            take = max(0, min(room, len(mv)))
+            if take:
+                cx.sendable_plaintext.append(bytes(mv[:take]))
+                cx.sendable_len += take
+            return take
+        room = max(0, cx.buffer_limit - len(cx.sendq))
+        take = min(room, len(mv))
+        if take:
+            try:
+                cx.send_appdata(mv[:take])
+            except Error as err:
+                self._fail(err)
+                raise
+        return take
+
+    def send_close_notify(self) -> None:
+        """Queue a close_notify alert; no more plaintext can be written afterwards."""
+        cx = self._cx
+        if cx.sent_close_notify or self._error is not None:
+            return
+        _log.debug("%s sending close_notify", cx.side.value)
+        cx.send_alert(AlertLevel.warning, AlertDescription.close_notify)
+        cx.sent_close_notify = True
+
+    def refresh_traffic_keys(self) -> None:
+        """Send a TLS 1.3 KeyUpdate asking the peer to update too (RFC 8446 §4.6.3).
+
+        Raises:
+            HandshakeNotComplete: the handshake is still running or TLS 1.2 was negotiated.
+        """
+        self._check_poisoned()
+        cx = self._cx
+        if cx.is_handshaking or not cx.is_tls13 or cx.traffic is None:
+            raise HandshakeNotComplete("KeyUpdate needs a completed TLS 1.3 handshake")
+        cx.send_key_update(KeyUpdateRequest.update_requested)
+
+    def export_keying_material(self, label: bytes, context: bytes | None, length: int) -> bytes:
+        """Derive keying material (RFC 8446 §7.5, RFC 5705).
+
+        Raises:
+            HandshakeNotComplete: before the handshake completed.
+            ConfigError: reserved label or bad length.
+        """
+        self._check_poisoned()
+        ex = self._cx.exporter
+        if ex is None or self._cx.is_handshaking:
+            raise HandshakeNotComplete("exporters need a completed handshake")
+        return ex.export(label, context, length)
+
+    # -- negotiated values -----------------------------------------------------------------------
+    @property
+    def is_handshaking(self) -> bool:
+        """True until the handshake completes."""
+        return self._cx.is_handshaking
+
+    @property
+    def protocol_version(self) -> ProtocolVersion | None:
+        """The negotiated protocol version, once known."""
+        return self._cx.version
+
+    @property
+    def negotiated_cipher_suite(self) -> SupportedCipherSuite | None:
+        """The negotiated cipher suite, once known."""
+        return self._cx.suite
+
+    @property
+    def negotiated_key_exchange_group(self) -> NamedGroup | None:
+        """The key exchange group used, once known (None for a psk_ke resumption)."""
+        return self._cx.kx_group
+
+    @property
+    def alpn_protocol(self) -> bytes | None:
+        """The ALPN protocol agreed with the peer, or None."""
+        return self._cx.alpn_protocol
+
+    @property
+    def server_name(self) -> str | None:
+        """The SNI host name (sent by the client / received by the server), or None."""
+        return self._cx.sni
+
+    @property
+    def peer_certificates(self) -> tuple[bytes, ...] | None:
+        """The peer's certificate chain (DER, leaf first), once received."""
+        return self._cx.peer_certificates
+
+    @property
+    def handshake_kind_resumed(self) -> bool:
+        """True when the handshake resumed an earlier session."""
+        return self._cx.resumed
+
+    @property
+    def peer_has_closed(self) -> bool:
+        """True once the peer sent close_notify."""
+        return self._cx.received_close_notify
+
+    def __repr__(self) -> str:
+        cx = self._cx
+        ver = cx.version.name if cx.version else "?"
+        return (
+            f"<{type(self).__name__} {cx.side.value} version={ver} "
+            f"handshaking={cx.is_handshaking} state={type(self._state).__name__}>"
+        )
+
+
+_ALERT_VALUES = frozenset(int(a) for a in AlertDescription)
+_HS_VALUES = frozenset(int(h) for h in HandshakeType)
+
+
+def _msg_name(typ: int) -> str:
+    return HandshakeType(typ).name if typ in _HS_VALUES else f"handshake({typ})"
+
+
+def unexpected(msg: Message, expected: str) -> InappropriateMessage:
+    """The error for a message the current state does not accept."""
+    got = "ChangeCipherSpec" if isinstance(msg, ChangeCipherSpecMsg) else _msg_name(msg.typ)
+    return InappropriateMessage(f"expected {expected}, got {got}", expected=expected, got=got)
+
+
+def expect_handshake(msg: Message, expected: str) -> HandshakeMessage:
+    """``msg`` as a handshake message, or raise :func:`unexpected`."""
+    if isinstance(msg, ChangeCipherSpecMsg):
+        raise unexpected(msg, expected)
+    return msg
+
+
+TimeSource = Callable[[], float]

@@ -1,0 +1,106 @@
+"""Server configuration: :class:`ServerConfig`.
+
+A frozen, keyword-only dataclass validated when built.  It needs a certificate: either one
+``certified_key`` (chain + private key) or a ``cert_resolver`` (e.g. by SNI).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import (
+    DEFAULT_BUFFER_LIMIT,
+    check_alpn,
+    check_fragment_size,
+    select_groups,
+    select_suites,
+    select_versions,
+)
+from ..crypto.default import default_provider
+from ..crypto.provider import CryptoProvider, KxGroup, SupportedCipherSuite
+from ..crypto.sign import CertifiedKey
+from ..enums import CipherSuite, NamedGroup, ProtocolVersion
+from ..errors import ConfigError
+from ..keylog import KeyLog, NoKeyLog
+from .stores import AlwaysResolvesCert, ResolvesServerCert
+
+__all__ = ["ServerConfig"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerConfig:
+    """How a :class:`~tlspipe.ServerConnection` behaves.
+
+    Args:
+        certified_key: the chain and key presented to every client.
+        cert_resolver: chooses a chain per ClientHello (exclusive with ``certified_key``).
+        alpn_protocols: ALPN protocols we speak, most preferred first; when the client
+            offers ALPN and none match, the handshake fails (no_application_protocol).
+        versions: protocol versions to accept.
+        cipher_suites: suites, in our preference order (the server's order wins).
+        kx_groups: groups, in our preference order; a client share for any of them is used
+            before asking for a better one with HelloRetryRequest.
+        max_fragment_size: largest plaintext fragment per record (64..16384).
+        buffer_limit: bound on buffered plaintext in each direction.
+        key_log: where TLS secrets go for debugging.
+        provider: the cryptography backend.
+        send_hrr_cookie: include a cookie in HelloRetryRequest (RFC 8446 §4.2.2).
+
+    Raises:
+        ConfigError: no certificate, both ways of giving one, or an invalid value.
+    """
+
+    certified_key: CertifiedKey | None = None
+    cert_resolver: ResolvesServerCert | None = None
+    alpn_protocols: tuple[bytes, ...] = ()
+    versions: tuple[ProtocolVersion, ...] = (ProtocolVersion.TLSv1_3,)
+    cipher_suites: tuple[CipherSuite, ...] | None = None
+    kx_groups: tuple[NamedGroup, ...] | None = None
+    max_fragment_size: int | None = None
+    buffer_limit: int = DEFAULT_BUFFER_LIMIT
+    key_log: KeyLog = field(default_factory=NoKeyLog)
+    provider: CryptoProvider = field(default_factory=default_provider)
+    send_hrr_cookie: bool = True
+
+    suites_: tuple[SupportedCipherSuite, ...] = field(init=False, repr=False, compare=False)
+    groups_: tuple[KxGroup, ...] = field(init=False, repr=False, compare=False)
+    resolver_: ResolvesServerCert = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        versions = select_versions(self.versions)
+        object.__setattr__(self, "versions", versions)
+        object.__setattr__(
+            self, "suites_", select_suites(self.provider, self.cipher_suites, versions)
+        )
+        object.__setattr__(self, "groups_", select_groups(self.provider, self.kx_groups))
+        check_alpn(self.alpn_protocols)
+        check_fragment_size(self.max_fragment_size)
+        if self.buffer_limit < 1024:
+            raise ConfigError("buffer_limit must be at least 1024 bytes")
+        if (self.certified_key is None) == (self.cert_resolver is None):
+            raise ConfigError("give exactly one of certified_key and cert_resolver")
+        resolver: ResolvesServerCert
+        if self.certified_key is not None:
+            resolver = AlwaysResolvesCert(self.certified_key)
+        else:
+            assert self.cert_resolver is not None  # checked above; not peer input
+            resolver = self.cert_resolver
+        object.__setattr__(self, "resolver_", resolver)
+
+    @classmethod
+    def from_pem_files(
+        cls, chain_path: str | Path, key_path: str | Path, **kwargs: object
+    ) -> ServerConfig:
+        """Build a config from a PEM chain file (leaf first) and a PEM private key file.
+
+        Raises:
+            ConfigError: unreadable files, bad PEM, or key/certificate mismatch.
+        """
+        try:
+            chain = Path(chain_path).read_bytes()
+            key = Path(key_path).read_bytes()
+        except OSError as e:
+            raise ConfigError(f"cannot read certificate or key: {e}") from None
+        ck = CertifiedKey.from_pem(chain, key)
+        return cls(certified_key=ck, **kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,228 @@
+"""Server handshake start: ExpectClientHello, version/suite/group/certificate selection.
+
+RFC 8446 §4.1.1 (negotiation), §4.1.4 (HelloRetryRequest), §4.2 (extension checks).
+A ClientHello offering TLS 1.3 continues in :mod:`tlspipe.server.tls13`; TLS 1.2 plugs
+in at :func:`_choose_version`.
+
+Imports layers 1–5 only; never :mod:`tlspipe.client`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from dataclasses import dataclass
+
+from ..conn import CommonState, Message, State, expect_handshake
+from ..crypto.provider import KxGroup, Signer, Tls13CipherSuite
+from ..crypto.sign import CertifiedKey
+from ..enums import AlertDescription, CompressionMethod, ProtocolVersion
+from ..errors import PeerIncompatible, PeerMisbehaved
+from ..keys.transcript import Transcript
+from ..msgs.extensions import HelloRetryExtensions, KeyShareEntry
+from ..msgs.hello import ClientHello, HelloRetryRequest
+from ..msgs.message import encode_handshake
+from .config import ServerConfig
+from .stores import ClientHelloInfo
+
+__all__ = ["ExpectClientHello", "Retry"]
+
+_log = logging.getLogger("tlspipe.server")
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """What our HelloRetryRequest asked for; ClientHello2 must comply."""
+
+    suite: Tls13CipherSuite
+    group: KxGroup
+    cookie: bytes | None
+    transcript: Transcript
+    sent_ccs: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The server's choices for a TLS 1.3 handshake."""
+
+    suite: Tls13CipherSuite
+    group: KxGroup
+    client_share: bytes | None  # None: HelloRetryRequest needed
+    certified_key: CertifiedKey
+    signer: Signer
+    alpn: bytes | None
+    sni: str | None
+
+
+def _choose_version(cfg: ServerConfig, ch: ClientHello) -> ProtocolVersion:
+    sv = ch.extensions.supported_versions
+    if sv is not None:
+        for v in cfg.versions:
+            if int(v) in sv:
+                return v
+        raise PeerIncompatible("no protocol version in common", AlertDescription.protocol_version)
+    if ch.legacy_version >= ProtocolVersion.TLSv1_2 and ProtocolVersion.TLSv1_2 in cfg.versions:
+        return ProtocolVersion.TLSv1_2
+    raise PeerIncompatible(
+        f"client offers only protocol version 0x{ch.legacy_version:04x}",
+        AlertDescription.protocol_version,
+    )
+
+
+def _sni(ch: ClientHello) -> str | None:
+    raw = ch.extensions.server_name
+    if raw is None:
+        return None
+    try:
+        name = raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise PeerMisbehaved("server_name is not ASCII", AlertDescription.decode_error) from None
+    name = name.rstrip(".").lower()
+    if not name or any(
+        not 1 <= len(lb) <= 63 or not all(c.isalnum() or c in "-_" for c in lb)
+        for lb in name.split(".")
+    ):
+        raise PeerMisbehaved("server_name is not a valid host name", AlertDescription.decode_error)
+    return name
+
+
+def _select13(cfg: ServerConfig, ch: ClientHello, retry: Retry | None) -> Selection:
+    ext = ch.extensions
+    offered = set(ch.cipher_suites)
+    suite = next(
+        (s for s in cfg.suites_ if isinstance(s, Tls13CipherSuite) and int(s.suite) in offered),
+        None,
+    )
+    if suite is None:
+        raise PeerIncompatible("no TLS 1.3 cipher suite in common")
+    if retry is not None and suite is not retry.suite:
+        raise PeerMisbehaved("ClientHello2 changed the cipher suites")
+    if ext.supported_groups is None or ext.key_share is None:
+        raise PeerMisbehaved(
+            "TLS 1.3 ClientHello without supported_groups/key_share",
+            AlertDescription.missing_extension,
+        )
+    if ext.signature_algorithms is None:
+        raise PeerMisbehaved(
+            "TLS 1.3 ClientHello without signature_algorithms",
+            AlertDescription.missing_extension,
+        )
+    if ext.psk_key_exchange_modes is not None and ext.pre_shared_key is None:
+        pass  # fine: modes without a PSK
+    shares: dict[int, bytes] = {}
+    for entry in ext.key_share:
+        if entry.group in shares:
+            raise PeerMisbehaved("duplicate key share group")
+        if entry.group not in ext.supported_groups:
+            raise PeerMisbehaved("key share for a group not in supported_groups")
+        shares[entry.group] = entry.key_exchange
+    if retry is not None:
+        if list(shares) != [int(retry.group.name)]:
+            raise PeerMisbehaved("ClientHello2 key_share is not the group we asked for")
+        if retry.cookie is not None and (
+            ext.cookie is None or not hmac.compare_digest(ext.cookie, retry.cookie)
+        ):
+            raise PeerMisbehaved("ClientHello2 did not echo our cookie")
+    group = next((g for g in cfg.groups_ if int(g.name) in shares), None)
+    client_share = None
+    if group is not None:
+        client_share = shares[int(group.name)]
+    else:
+        group = next((g for g in cfg.groups_ if int(g.name) in ext.supported_groups), None)
+        if group is None:
+            raise PeerIncompatible("no key exchange group in common")
+    sni = _sni(ch)
+    info = ClientHelloInfo(
+        server_name=sni,
+        signature_schemes=ext.signature_algorithms,
+        alpn=ext.alpn,
+        cipher_suites=ch.cipher_suites,
+    )
+    ck = cfg.resolver_.resolve(info)
+    if ck is None:
+        raise PeerIncompatible(
+            f"no certificate for server name {sni!r}",
+            AlertDescription.unrecognized_name if sni else AlertDescription.handshake_failure,
+        )
+    signer = ck.key.choose_scheme(ext.signature_algorithms, tls13=True)
+    if signer is None:
+        raise PeerIncompatible("no signature scheme in common with the client")
+    alpn = None
+    if cfg.alpn_protocols and ext.alpn is not None:
+        alpn = next((p for p in cfg.alpn_protocols if p in ext.alpn), None)
+        if alpn is None:
+            raise PeerIncompatible(
+                "no ALPN protocol in common", AlertDescription.no_application_protocol
+            )
+    return Selection(suite, group, client_share, ck, signer, alpn, sni)
+
+
+@dataclass(slots=True, kw_only=True)
+class ExpectClientHello:
+    """Waiting for ClientHello (``retry`` set after our HelloRetryRequest)."""
+
+    config: ServerConfig
+    retry: Retry | None = None
+
+    def handle(self, cx: CommonState, msg: Message) -> State:
+        """Negotiate from a ClientHello and send the server's first flight.
+
+        Raises:
+            PeerIncompatible: nothing in common (handshake_failure, protocol_version,
+                no_application_protocol).
+            PeerMisbehaved: malformed offers (illegal_parameter, missing_extension).
+        """
+        m = expect_handshake(msg, "ClientHello")
+        ch = m.expect(ClientHello)
+        cfg = self.config
+        if CompressionMethod.null not in ch.legacy_compression_methods:
+            raise PeerMisbehaved("client does not offer null compression")
+        version = _choose_version(cfg, ch)
+        if version is not ProtocolVersion.TLSv1_3:
+            raise PeerIncompatible(
+                "TLS 1.2 is not enabled on this server", AlertDescription.protocol_version
+            )
+        if ch.legacy_compression_methods != b"\x00":
+            raise PeerMisbehaved("TLS 1.3 ClientHello must offer only null compression")
+        sel = _select13(cfg, ch, self.retry)
+        from .tls13 import emit_first_flight
+
+        if sel.client_share is None:
+            if self.retry is not None:
+                raise PeerMisbehaved("ClientHello2 still lacks a usable key share")
+            return self._send_retry(cx, ch, m.raw, sel)
+        tr = self.retry.transcript if self.retry is not None else Transcript()
+        sent_ccs = self.retry.sent_ccs if self.retry is not None else False
+        return emit_first_flight(cx, cfg, ch, m.raw, sel, tr, sent_ccs)
+
+    def _send_retry(self, cx: CommonState, ch: ClientHello, raw: bytes, sel: Selection) -> State:
+        cfg = self.config
+        cookie = cfg.provider.secure_random(32) if cfg.send_hrr_cookie else None
+        hrr = HelloRetryRequest(
+            legacy_version=ProtocolVersion.TLSv1_2,
+            legacy_session_id_echo=ch.legacy_session_id,
+            cipher_suite=int(sel.suite.suite),
+            extensions=HelloRetryExtensions(
+                supported_versions=int(ProtocolVersion.TLSv1_3),
+                selected_group=int(sel.group.name),
+                cookie=cookie,
+            ),
+        )
+        tr = Transcript()
+        tr.start_hash(sel.suite.hash_name)
+        tr.drop_buffer()
+        tr.add(raw)
+        tr.rollup_for_hrr()
+        raw_hrr = encode_handshake(hrr)
+        tr.add(raw_hrr)
+        cx.send_handshake(raw_hrr)
+        sent_ccs = bool(ch.legacy_session_id)
+        if sent_ccs:
+            cx.send_ccs()
+        _log.debug("server sent HelloRetryRequest for %s", sel.group.name.name)
+        return ExpectClientHello(
+            config=cfg, retry=Retry(sel.suite, sel.group, cookie, tr, sent_ccs)
+        )
+
+
+_ = KeyShareEntry  # re-exported type used by tls13.emit_first_flight
