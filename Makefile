@@ -18,7 +18,7 @@ deps:
 	  { apt-get update -qq && apt-get install -y -qq openssl curl >/dev/null; }
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests $(wildcard benchmarks)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy --strict src
