@@ -14,6 +14,7 @@ take TLS bytes in (:meth:`~Connection.read_tls`), give TLS bytes out
 
 from __future__ import annotations
 
+from .client.certs import AlwaysResolvesClientCert, ResolvesClientCert
 from .client.config import ClientConfig
 from .client.connection import ClientConnection
 from .conn import Connection, IoState
@@ -48,7 +49,13 @@ from .server.stores import (
     ResolvesServerCertUsingSni,
 )
 from .verify.roots import RootCertStore
-from .verify.webpki import WebPkiClientVerifier, WebPkiServerVerifier
+from .verify.webpki import (
+    AllowAnyAnonymousOrAuthenticatedClient,
+    AllowAnyAuthenticatedClient,
+    NoClientAuth,
+    WebPkiClientVerifier,
+    WebPkiServerVerifier,
+)
 
 #: The seed's names for the two connection types.
 ClientSession = ClientConnection
@@ -58,6 +65,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AlertReceived",
+    "AllowAnyAnonymousOrAuthenticatedClient",
+    "AllowAnyAuthenticatedClient",
+    "AlwaysResolvesClientCert",
     "AlwaysResolvesCert",
     "BufferFull",
     "CertificateReason",
@@ -81,12 +91,14 @@ __all__ = [
     "IoState",
     "KeyLog",
     "KeyLogFile",
+    "NoClientAuth",
     "NamedGroup",
     "NoKeyLog",
     "PeerIncompatible",
     "PeerMisbehaved",
     "ProtocolVersion",
     "RecordOverflow",
+    "ResolvesClientCert",
     "ResolvesServerCert",
     "ResolvesServerCertUsingSni",
     "RootCertStore",

@@ -8,6 +8,7 @@ through :mod:`tlspipe.dangerous`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,12 +23,14 @@ from ..config import (
 )
 from ..crypto.default import default_provider
 from ..crypto.provider import CryptoProvider, KxGroup, SupportedCipherSuite
+from ..crypto.sign import CertifiedKey
 from ..enums import CipherSuite, NamedGroup, ProtocolVersion
 from ..errors import ConfigError
 from ..keylog import KeyLog, NoKeyLog
 from ..verify.base import ServerCertVerifier
 from ..verify.roots import RootCertStore
 from ..verify.webpki import WebPkiServerVerifier
+from .certs import AlwaysResolvesClientCert, ResolvesClientCert
 
 __all__ = ["ClientConfig"]
 
@@ -55,6 +58,9 @@ class ClientConfig:
         key_log: where TLS secrets go for debugging (e.g. :class:`~tlspipe.KeyLogFile`).
         provider: the cryptography backend.
         time: the clock used for certificate validity (aware datetimes).
+        middlebox_compat: TLS 1.3 middlebox compatibility mode (RFC 8446 §D.4).
+        client_auth_cert_resolver: answers a server's CertificateRequest; e.g.
+            :meth:`with_client_auth_cert`.  None sends an empty Certificate.
 
     Raises:
         ConfigError: an invalid value (unknown suite, empty list, bad sizes).
@@ -72,6 +78,7 @@ class ClientConfig:
     provider: CryptoProvider = field(default_factory=default_provider)
     time: Callable[[], dt.datetime] = _utcnow
     middlebox_compat: bool = True
+    client_auth_cert_resolver: ResolvesClientCert | None = None
     _verifier: ServerCertVerifier | None = field(default=None, repr=False)
 
     # derived (computed in __post_init__)
@@ -98,3 +105,12 @@ class ClientConfig:
                 raise ConfigError("root_store is empty: no server could be verified")
             verifier = WebPkiServerVerifier(roots)
         object.__setattr__(self, "verifier_", verifier)
+
+    def with_client_auth_cert(self, chain_pem: bytes, key_pem: bytes) -> ClientConfig:
+        """A copy that answers CertificateRequests with this chain (leaf first) and key.
+
+        Raises:
+            ConfigError: bad PEM/DER, or the key does not match the leaf certificate.
+        """
+        ck = CertifiedKey.from_pem(chain_pem, key_pem)
+        return dataclasses.replace(self, client_auth_cert_resolver=AlwaysResolvesClientCert(ck))

@@ -17,8 +17,10 @@ from ..crypto.provider import Tls13CipherSuite
 from ..enums import AlertDescription, HandshakeType
 from ..errors import DecodeError, PeerMisbehaved
 from ..keys.tls13 import KeyScheduleHandshake
+from ..msgs.extensions import CertificateEntryExtensions
 from ..msgs.handshake import (
     Certificate13,
+    CertificateEntry,
     CertificateRequest13,
     CertificateVerify,
     EncryptedExtensions,
@@ -27,6 +29,7 @@ from ..msgs.handshake import (
 )
 from ..msgs.message import encode_handshake
 from ..tls13common import (
+    CLIENT_CV_CONTEXT,
     SERVER_CV_CONTEXT,
     Tls13Exporter,
     reject_unknown_extensions,
@@ -218,15 +221,7 @@ class ExpectFinished:
             cx.send_ccs()
             h.sent_ccs = True
         if self.cert_request is not None:
-            # No client certificate configured: an empty Certificate (RFC 8446 §4.4.2).
-            raw_cert = encode_handshake(
-                Certificate13(
-                    certificate_request_context=self.cert_request.certificate_request_context,
-                    certificate_list=(),
-                )
-            )
-            tr.add(raw_cert)
-            cx.send_handshake(raw_cert)
+            emit_client_auth(cx, h, self.cert_request)
         verify_data = traffic.client_finished_verify_data(tr.current_hash())
         raw_fin = encode_handshake(Finished(verify_data=verify_data))
         tr.add(raw_fin)
@@ -242,6 +237,37 @@ class ExpectFinished:
         cx.start_traffic()
         _log.debug("client handshake complete")
         return ExpectTraffic(hello=h, suite=self.suite, resumption_master_secret=resumption)
+
+
+def emit_client_auth(cx: CommonState, h: HelloInput, req: CertificateRequest13) -> None:
+    """Answer a CertificateRequest: our chain and CertificateVerify, or an empty Certificate
+    when we have no certificate or no scheme in common (RFC 8446 §4.4.2, §4.4.3)."""
+    tr = h.transcript
+    ext = req.extensions
+    schemes = ext.signature_algorithms or ()
+    resolver = h.config.client_auth_cert_resolver
+    ck = resolver.resolve(ext.certificate_authorities or (), schemes) if resolver else None
+    signer = ck.key.choose_scheme(schemes, tls13=True) if ck is not None else None
+    chain = ck.cert_chain if ck is not None and signer is not None else ()
+    raw_cert = encode_handshake(
+        Certificate13(
+            certificate_request_context=req.certificate_request_context,
+            certificate_list=tuple(
+                CertificateEntry(cert_data=der, extensions=CertificateEntryExtensions())
+                for der in chain
+            ),
+        )
+    )
+    tr.add(raw_cert)
+    cx.send_handshake(raw_cert)
+    if signer is None or not chain:
+        _log.debug("client sent no certificate")
+        return
+    sig = signer.sign(signed_content(CLIENT_CV_CONTEXT, tr.current_hash()))
+    raw_cv = encode_handshake(CertificateVerify(algorithm=int(signer.scheme), signature=sig))
+    tr.add(raw_cv)
+    cx.send_handshake(raw_cv)
+    _log.debug("client sent its certificate, signed with %s", signer.scheme.name)
 
 
 @dataclass(slots=True, kw_only=True)

@@ -6,6 +6,8 @@ A frozen, keyword-only dataclass validated when built.  It needs a certificate: 
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +25,13 @@ from ..crypto.sign import CertifiedKey
 from ..enums import CipherSuite, NamedGroup, ProtocolVersion
 from ..errors import ConfigError
 from ..keylog import KeyLog, NoKeyLog
+from ..verify.base import ClientCertVerifier
+from ..verify.webpki import NoClientAuth
 from .stores import AlwaysResolvesCert, ResolvesServerCert
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 __all__ = ["ServerConfig"]
 
@@ -46,6 +54,10 @@ class ServerConfig:
         key_log: where TLS secrets go for debugging.
         provider: the cryptography backend.
         send_hrr_cookie: include a cookie in HelloRetryRequest (RFC 8446 §4.2.2).
+        client_verifier: client authentication: :class:`~tlspipe.NoClientAuth` (default),
+            :func:`~tlspipe.AllowAnyAuthenticatedClient` (required) or
+            :func:`~tlspipe.AllowAnyAnonymousOrAuthenticatedClient` (optional).
+        time: the clock used for client certificate validity.
 
     Raises:
         ConfigError: no certificate, both ways of giving one, or an invalid value.
@@ -62,6 +74,8 @@ class ServerConfig:
     key_log: KeyLog = field(default_factory=NoKeyLog)
     provider: CryptoProvider = field(default_factory=default_provider)
     send_hrr_cookie: bool = True
+    client_verifier: ClientCertVerifier = field(default_factory=NoClientAuth)
+    time: Callable[[], dt.datetime] = _utcnow
 
     suites_: tuple[SupportedCipherSuite, ...] = field(init=False, repr=False, compare=False)
     groups_: tuple[KxGroup, ...] = field(init=False, repr=False, compare=False)

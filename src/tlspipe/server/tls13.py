@@ -12,13 +12,14 @@ import logging
 from dataclasses import dataclass
 
 from ..conn import CommonState, Message, State, TrafficSecrets, expect_handshake, unexpected
-from ..crypto.provider import Tls13CipherSuite
+from ..crypto.provider import Tls13CipherSuite, tls13_schemes
 from ..enums import AlertDescription, HandshakeType, NamedGroup, ProtocolVersion
 from ..errors import PeerMisbehaved
 from ..keys.tls13 import KeyScheduleEarly, KeyScheduleTraffic
 from ..keys.transcript import Transcript
 from ..msgs.extensions import (
     CertificateEntryExtensions,
+    CertificateRequestExtensions,
     KeyShareEntry,
     ServerEncryptedExtensions,
     ServerExtensions,
@@ -26,17 +27,31 @@ from ..msgs.extensions import (
 from ..msgs.handshake import (
     Certificate13,
     CertificateEntry,
+    CertificateRequest13,
     CertificateVerify,
     EncryptedExtensions,
     Finished,
 )
 from ..msgs.hello import ClientHello, ServerHello
 from ..msgs.message import encode_handshake
-from ..tls13common import SERVER_CV_CONTEXT, Tls13Exporter, signed_content
+from ..tls13common import (
+    CLIENT_CV_CONTEXT,
+    SERVER_CV_CONTEXT,
+    Tls13Exporter,
+    reject_unknown_extensions,
+    signed_content,
+)
+from ..verify.base import ClientCertVerified, HandshakeSignatureValid
 from .config import ServerConfig
 from .hs import Selection
 
-__all__ = ["ExpectFinished", "ExpectTraffic", "emit_first_flight"]
+__all__ = [
+    "ExpectCertificate",
+    "ExpectCertificateVerify",
+    "ExpectFinished",
+    "ExpectTraffic",
+    "emit_first_flight",
+]
 
 _log = logging.getLogger("tlspipe.server")
 
@@ -101,6 +116,20 @@ def emit_first_flight(
             extensions=ServerEncryptedExtensions(server_name=sel.sni is not None, alpn=sel.alpn)
         ),
     )
+    verifier = cfg.client_verifier
+    if verifier.offer_client_auth():
+        hints = verifier.root_hint_subjects()
+        _send(
+            cx,
+            tr,
+            CertificateRequest13(
+                certificate_request_context=b"",
+                extensions=CertificateRequestExtensions(
+                    signature_algorithms=tls13_schemes(verifier.supported_verify_schemes()),
+                    certificate_authorities=hints or None,
+                ),
+            ),
+        )
     ck = sel.certified_key
     entries = tuple(
         CertificateEntry(cert_data=der, extensions=CertificateEntryExtensions())
@@ -115,7 +144,97 @@ def emit_first_flight(
     _log.debug(
         "server sent first flight: %s, %s, alpn=%r", suite.suite.name, cx.kx_group.name, sel.alpn
     )
-    return ExpectFinished(config=cfg, suite=suite, transcript=tr, traffic=traffic)
+    if verifier.offer_client_auth():
+        return ExpectCertificate(config=cfg, suite=suite, transcript=tr, traffic=traffic)
+    return ExpectFinished(config=cfg, suite=suite, transcript=tr, traffic=traffic, client_auth=None)
+
+
+@dataclass(slots=True, kw_only=True)
+class ExpectCertificate:
+    """Waiting for the client's Certificate (we sent a CertificateRequest)."""
+
+    config: ServerConfig
+    suite: Tls13CipherSuite
+    transcript: Transcript
+    traffic: KeyScheduleTraffic
+
+    def handle(self, cx: CommonState, msg: Message) -> State:
+        """Take the client's chain, or its empty Certificate when client auth is optional.
+
+        Raises:
+            PeerMisbehaved: a request context we did not send (illegal_parameter), or no
+                certificate when one is required (certificate_required).
+        """
+        m = expect_handshake(msg, "Certificate")
+        cert = m.expect(Certificate13)
+        if cert.certificate_request_context:
+            raise PeerMisbehaved("client Certificate has a request context we did not send")
+        for entry in cert.certificate_list:
+            reject_unknown_extensions(entry.extensions.unknown, "client CertificateEntry")
+            if (
+                entry.extensions.status_request is not None
+                or entry.extensions.signed_certificate_timestamp is not None
+            ):
+                raise PeerMisbehaved(
+                    "unsolicited status/SCT in client certificate",
+                    AlertDescription.unsupported_extension,
+                )
+        self.transcript.add(m.raw)
+        if not cert.certificate_list:
+            if self.config.client_verifier.client_auth_mandatory():
+                raise PeerMisbehaved(
+                    "client did not send a certificate", AlertDescription.certificate_required
+                )
+            _log.debug("client sent no certificate (client auth optional)")
+            return ExpectFinished(
+                config=self.config,
+                suite=self.suite,
+                transcript=self.transcript,
+                traffic=self.traffic,
+                client_auth=None,
+            )
+        chain = tuple(e.cert_data for e in cert.certificate_list)
+        return ExpectCertificateVerify(
+            config=self.config,
+            suite=self.suite,
+            transcript=self.transcript,
+            traffic=self.traffic,
+            chain=chain,
+        )
+
+
+@dataclass(slots=True, kw_only=True)
+class ExpectCertificateVerify:
+    """Waiting for the client's CertificateVerify; verifies chain and signature."""
+
+    config: ServerConfig
+    suite: Tls13CipherSuite
+    transcript: Transcript
+    traffic: KeyScheduleTraffic
+    chain: tuple[bytes, ...]
+
+    def handle(self, cx: CommonState, msg: Message) -> State:
+        """Verify the client's chain and its handshake signature.
+
+        Raises:
+            InvalidCertificate: the chain does not verify (alert by reason).
+            PeerMisbehaved: a bad signature (decrypt_error) or scheme (illegal_parameter).
+        """
+        m = expect_handshake(msg, "CertificateVerify")
+        cv = m.expect(CertificateVerify)
+        verifier = self.config.client_verifier
+        cert_ok = verifier.verify_client_cert(self.chain[0], self.chain[1:], self.config.time())
+        message = signed_content(CLIENT_CV_CONTEXT, self.transcript.current_hash())
+        sig_ok = verifier.verify_tls13_signature(message, self.chain[0], cv.algorithm, cv.signature)
+        self.transcript.add(m.raw)
+        cx.peer_certificates = self.chain
+        return ExpectFinished(
+            config=self.config,
+            suite=self.suite,
+            transcript=self.transcript,
+            traffic=self.traffic,
+            client_auth=(cert_ok, sig_ok),
+        )
 
 
 @dataclass(slots=True, kw_only=True)
@@ -126,6 +245,7 @@ class ExpectFinished:
     suite: Tls13CipherSuite
     transcript: Transcript
     traffic: KeyScheduleTraffic
+    client_auth: tuple[ClientCertVerified, HandshakeSignatureValid] | None
 
     def handle(self, cx: CommonState, msg: Message) -> State:
         """Check the client's Finished and start application traffic.

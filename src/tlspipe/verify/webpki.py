@@ -27,7 +27,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.x509 import verification as xv
 
-from ..enums import SignatureScheme
+from ..enums import AlertDescription, SignatureScheme
 from ..errors import CertificateReason, ConfigError, InvalidCertificate, PeerMisbehaved
 from .base import (
     _X509_ERRORS,
@@ -40,7 +40,14 @@ from .base import (
 )
 from .roots import RootCertStore
 
-__all__ = ["DEFAULT_MAX_CHAIN_DEPTH", "WebPkiClientVerifier", "WebPkiServerVerifier"]
+__all__ = [
+    "DEFAULT_MAX_CHAIN_DEPTH",
+    "AllowAnyAnonymousOrAuthenticatedClient",
+    "AllowAnyAuthenticatedClient",
+    "NoClientAuth",
+    "WebPkiClientVerifier",
+    "WebPkiServerVerifier",
+]
 
 _log = logging.getLogger("tlspipe.verify.webpki")
 
@@ -472,3 +479,83 @@ def _check_offered(scheme: int, schemes: tuple[SignatureScheme, ...]) -> None:
     """RFC 8446 §4.4.3: the peer must use a scheme we offered (illegal_parameter)."""
     if scheme not in schemes:
         raise PeerMisbehaved(f"peer used signature scheme 0x{scheme:04x} that was not offered")
+
+
+class NoClientAuth:
+    """The server does not ask for client certificates (the default)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NoClientAuth()"
+
+    def offer_client_auth(self) -> bool:
+        """Never: no CertificateRequest is sent."""
+        return False
+
+    def client_auth_mandatory(self) -> bool:
+        """Never mandatory."""
+        return False
+
+    def root_hint_subjects(self) -> tuple[bytes, ...]:
+        """No hints."""
+        return ()
+
+    def verify_client_cert(
+        self, end_entity: bytes, intermediates: Sequence[bytes], now: dt.datetime
+    ) -> ClientCertVerified:
+        """Unreachable: a client cannot send a certificate that was not requested.
+
+        Raises:
+            PeerMisbehaved: always (unexpected_message).
+        """
+        raise PeerMisbehaved(
+            "client certificate sent but not requested", AlertDescription.unexpected_message
+        )
+
+    def verify_tls12_signature(
+        self, message: bytes, cert: bytes, scheme: int, signature: bytes
+    ) -> HandshakeSignatureValid:
+        """Unreachable, see :meth:`verify_client_cert`.
+
+        Raises:
+            PeerMisbehaved: always.
+        """
+        return self.verify_tls13_signature(message, cert, scheme, signature)
+
+    def verify_tls13_signature(
+        self, message: bytes, cert: bytes, scheme: int, signature: bytes
+    ) -> HandshakeSignatureValid:
+        """Unreachable, see :meth:`verify_client_cert`.
+
+        Raises:
+            PeerMisbehaved: always.
+        """
+        raise PeerMisbehaved(
+            "client CertificateVerify sent but not requested",
+            AlertDescription.unexpected_message,
+        )
+
+    def supported_verify_schemes(self) -> tuple[SignatureScheme, ...]:
+        """The schemes a client would have to use (none is ever requested)."""
+        return DEFAULT_VERIFY_SCHEMES
+
+
+def AllowAnyAuthenticatedClient(roots: RootCertStore) -> WebPkiClientVerifier:  # noqa: N802
+    """Client certificates required and verified against ``roots`` (the seed's name).
+
+    Raises:
+        ConfigError: ``roots`` is empty.
+    """
+    return WebPkiClientVerifier(roots, mandatory=True)
+
+
+def AllowAnyAnonymousOrAuthenticatedClient(  # noqa: N802
+    roots: RootCertStore,
+) -> WebPkiClientVerifier:
+    """Client certificates optional; when sent, verified against ``roots`` (seed's name).
+
+    Raises:
+        ConfigError: ``roots`` is empty.
+    """
+    return WebPkiClientVerifier(roots, mandatory=False)
