@@ -101,29 +101,69 @@ class PeerIncompatible(Error):
 
 
 class CertificateReason(Enum):
-    """Why a certificate was rejected; each maps to one alert."""
+    """Why a certificate was rejected; :attr:`alert` gives the one alert for each reason.
 
-    BAD_ENCODING = AlertDescription.decode_error
-    EXPIRED = AlertDescription.certificate_expired
-    NOT_VALID_YET = AlertDescription.certificate_expired
-    REVOKED = AlertDescription.certificate_revoked
-    UNKNOWN_ISSUER = AlertDescription.unknown_ca
-    NOT_VALID_FOR_NAME = AlertDescription.bad_certificate
-    INVALID_PURPOSE = AlertDescription.unsupported_certificate
-    BAD_SIGNATURE = AlertDescription.decrypt_error
-    UNSUPPORTED_KEY = AlertDescription.unsupported_certificate
-    OTHER = AlertDescription.bad_certificate
-    APPLICATION_VERIFICATION_FAILURE = AlertDescription.access_denied
-    BAD_STATUS_RESPONSE = AlertDescription.bad_certificate_status_response
-    UNKNOWN = AlertDescription.certificate_unknown
+    The values are distinct strings on purpose: members of an ``Enum`` with equal values are
+    *aliases* (with alert values, ``NOT_VALID_YET`` would be ``EXPIRED`` and ``OTHER`` would be
+    ``NOT_VALID_FOR_NAME``), so the alert lives in a separate table.
+    """
+
+    BAD_ENCODING = "bad_encoding"
+    EXPIRED = "expired"
+    NOT_VALID_YET = "not_valid_yet"
+    REVOKED = "revoked"
+    UNKNOWN_ISSUER = "unknown_issuer"
+    NOT_VALID_FOR_NAME = "not_valid_for_name"
+    INVALID_PURPOSE = "invalid_purpose"
+    BAD_SIGNATURE = "bad_signature"
+    UNSUPPORTED_KEY = "unsupported_key"
+    OTHER = "other"
+    APPLICATION_VERIFICATION_FAILURE = "application_verification_failure"
+    BAD_STATUS_RESPONSE = "bad_status_response"
+    UNKNOWN = "unknown"
+    #: No usable CRL (or other revocation source) gives the certificate's status.
+    UNKNOWN_REVOCATION_STATUS = "unknown_revocation_status"
+    #: Not enough valid Signed Certificate Timestamps for the Certificate Transparency policy.
+    CT_POLICY = "ct_policy"
+    #: No certificate of the chain matches a configured SPKI pin.
+    PIN_MISMATCH = "pin_mismatch"
+
+    @property
+    def alert(self) -> AlertDescription:
+        """The alert sent for this reason (RFC 8446 §6.2)."""
+        return _CERTIFICATE_ALERTS[self]
+
+
+_CERTIFICATE_ALERTS: dict[CertificateReason, AlertDescription] = {
+    CertificateReason.BAD_ENCODING: AlertDescription.decode_error,
+    CertificateReason.EXPIRED: AlertDescription.certificate_expired,
+    CertificateReason.NOT_VALID_YET: AlertDescription.certificate_expired,
+    CertificateReason.REVOKED: AlertDescription.certificate_revoked,
+    CertificateReason.UNKNOWN_ISSUER: AlertDescription.unknown_ca,
+    CertificateReason.NOT_VALID_FOR_NAME: AlertDescription.bad_certificate,
+    CertificateReason.INVALID_PURPOSE: AlertDescription.unsupported_certificate,
+    CertificateReason.BAD_SIGNATURE: AlertDescription.decrypt_error,
+    CertificateReason.UNSUPPORTED_KEY: AlertDescription.unsupported_certificate,
+    CertificateReason.OTHER: AlertDescription.bad_certificate,
+    CertificateReason.APPLICATION_VERIFICATION_FAILURE: AlertDescription.access_denied,
+    CertificateReason.BAD_STATUS_RESPONSE: AlertDescription.bad_certificate_status_response,
+    CertificateReason.UNKNOWN: AlertDescription.certificate_unknown,
+    # As OpenSSL/BoringSSL (and rustls) do when revocation status cannot be determined.
+    CertificateReason.UNKNOWN_REVOCATION_STATUS: AlertDescription.unknown_ca,
+    CertificateReason.CT_POLICY: AlertDescription.bad_certificate,
+    CertificateReason.PIN_MISMATCH: AlertDescription.bad_certificate,
+}
 
 
 class InvalidCertificate(Error):
-    """The peer's certificate (chain, name, validity, signature) was rejected."""
+    """The peer's certificate (chain, name, validity, signature) was rejected.
+
+    ``reason`` says why; ``alert`` is ``reason.alert``.
+    """
 
     def __init__(self, reason: CertificateReason, message: str) -> None:
         self.reason = reason
-        self.alert = AlertDescription(reason.value)
+        self.alert = reason.alert
         super().__init__(message)
 
 
@@ -171,7 +211,6 @@ class InternalError(Error):
     """A condition that should be impossible; reported with alert ``internal_error``."""
 
     alert = AlertDescription.internal_error
-
 
 
 def alert_for(err: Error) -> AlertDescription | None:
