@@ -160,6 +160,8 @@ class CommonState:
         self.alpn_protocol: bytes | None = None
         self.sni: str | None = None
         self.peer_certificates: tuple[bytes, ...] | None = None
+        self.peer_ocsp_response: bytes | None = None
+        self.peer_sct_list: bytes | None = None
         self.resumed = False
         # progress flags
         self.is_handshaking = True
@@ -353,7 +355,10 @@ class Connection:
         cx = self._cx
         try:
             drained = False
-            while cx.received_len < cx.buffer_limit and not cx.received_close_notify:
+            # Process every complete record buffered, even past buffer_limit: the deframer is
+            # bounded and read_tls refuses input while plaintext is over the limit, so this
+            # stays bounded, and no record is stranded once the peer stops sending.
+            while not cx.received_close_notify:
                 rec = cx.deframer.pop()
                 if rec is None:
                     drained = True
@@ -630,6 +635,16 @@ class Connection:
     def peer_certificates(self) -> tuple[bytes, ...] | None:
         """The peer's certificate chain (DER, leaf first), once received."""
         return self._cx.peer_certificates
+
+    @property
+    def peer_ocsp_response(self) -> bytes | None:
+        """The OCSP response the server stapled for its certificate (DER), if any."""
+        return self._cx.peer_ocsp_response
+
+    @property
+    def peer_sct_list(self) -> bytes | None:
+        """The SignedCertificateTimestampList the server stapled (RFC 6962 §3.3), if any."""
+        return self._cx.peer_sct_list
 
     @property
     def handshake_kind_resumed(self) -> bool:

@@ -35,6 +35,7 @@ from ..msgs.hello import (
     ServerHello,
 )
 from ..msgs.message import encode_handshake
+from ..msgs.persist import Tls12ClientSessionValue
 from ..tls13common import reject_unknown_extensions
 from .config import ClientConfig
 
@@ -96,6 +97,10 @@ class HelloInput:
     session_id: bytes
     transcript: Transcript
     sent_ccs: bool = False
+    #: TLS 1.2 session offered for resumption (by session ID or ticket), if any.
+    resuming12: Tls12ClientSessionValue | None = None
+    #: RFC 5077 session_ticket extension body to send (b"" = empty offer), None = absent.
+    ticket_offer: bytes | None = None
 
 
 def _client_hello(
@@ -121,9 +126,12 @@ def _client_hello(
         key_share=(KeyShareEntry(int(share.group), share.public),) if offers13 else None,
         psk_key_exchange_modes=(PskKeyExchangeMode.psk_dhe_ke,) if offers13 else None,
         cookie=cookie,
+        status_request=True,
+        signed_certificate_timestamp=True,
         ec_point_formats=b"\x00" if offers12 else None,
         extended_master_secret=offers12,
         renegotiation_info=b"" if offers12 else None,
+        session_ticket=h.ticket_offer if offers12 else None,
     )
     return ClientHello(
         legacy_version=ProtocolVersion.TLSv1_2,
@@ -144,12 +152,17 @@ def start_handshake(config: ClientConfig, server_name: str, cx: CommonState) -> 
     name = ServerName.parse(server_name)
     rand = config.provider.secure_random
     session_id = rand(32) if config.middlebox_compat else b""
+    from .tls12 import prepare_resumption
+
+    resuming12, ticket_offer, session_id = prepare_resumption(config, name.text, session_id)
     h = HelloInput(
         config=config,
         server_name=name,
         random=rand(32),
         session_id=session_id,
         transcript=Transcript(),
+        resuming12=resuming12,
+        ticket_offer=ticket_offer,
     )
     group = config.groups_[0]
     share = group.start()
@@ -201,7 +214,7 @@ class ExpectServerHello:
         sh = m.expect(ServerHello)
         h = self.hello
         if sh.extensions.supported_versions is None:
-            return self._handle_legacy(sh)
+            return self._handle_legacy(cx, sh, m.raw)
         if sh.legacy_version != ProtocolVersion.TLSv1_2:
             raise PeerMisbehaved("ServerHello legacy_version must be 0x0303")
         suite = _check_common_hello(
@@ -256,7 +269,7 @@ class ExpectServerHello:
 
         return ExpectEncryptedExtensions(hello=h, suite=suite, schedule=hs)
 
-    def _handle_legacy(self, sh: ServerHello) -> State:
+    def _handle_legacy(self, cx: CommonState, sh: ServerHello, raw: bytes) -> State:
         h = self.hello
         if ProtocolVersion.TLSv1_3 in h.config.versions and sh.random[-8:] in (
             DOWNGRADE_TLS12,
@@ -273,7 +286,9 @@ class ExpectServerHello:
                 "which this client does not enable",
                 AlertDescription.protocol_version,
             )
-        raise PeerIncompatible("TLS 1.2 is not enabled", AlertDescription.protocol_version)
+        from .tls12 import handle_server_hello
+
+        return handle_server_hello(cx, h, sh, raw)
 
     def _handle_retry(self, cx: CommonState, hrr: HelloRetryRequest, raw: bytes) -> State:
         h = self.hello

@@ -129,16 +129,13 @@ class ExpectCertificate:
             raise DecodeError("server sent an empty certificate list")
         for entry in cert.certificate_list:
             reject_unknown_extensions(entry.extensions.unknown, "CertificateEntry")
-            if (
-                entry.extensions.status_request is not None
-                or entry.extensions.signed_certificate_timestamp is not None
-            ):
-                raise PeerMisbehaved(
-                    "unsolicited certificate status or SCT",
-                    AlertDescription.unsupported_extension,
-                )
+        # We always ask for a stapled OCSP response and SCTs (RFC 8446 §4.4.2.1); only the
+        # end-entity's are used.
+        leaf_ext = cert.certificate_list[0].extensions
         chain = tuple(e.cert_data for e in cert.certificate_list)
         cx.peer_certificates = chain
+        cx.peer_ocsp_response = leaf_ext.status_request
+        cx.peer_sct_list = leaf_ext.signed_certificate_timestamp
         self.hello.transcript.add(m.raw)
         return ExpectCertificateVerify(
             hello=self.hello,
@@ -172,7 +169,11 @@ class ExpectCertificateVerify:
         h = self.hello
         verifier = h.config.verifier_
         cert_ok: ServerCertVerified = verifier.verify_server_cert(
-            self.chain[0], self.chain[1:], h.server_name.text, b"", h.config.time()
+            self.chain[0],
+            self.chain[1:],
+            h.server_name.text,
+            cx.peer_ocsp_response or b"",
+            h.config.time(),
         )
         message = signed_content(SERVER_CV_CONTEXT, h.transcript.current_hash())
         sig_ok: HandshakeSignatureValid = verifier.verify_tls13_signature(

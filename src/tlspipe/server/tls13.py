@@ -131,9 +131,18 @@ def emit_first_flight(
             ),
         )
     ck = sel.certified_key
+    # Stapling (RFC 8446 §4.4.2.1, RFC 6066 §8, RFC 6962 §3.3): only when the client asked.
+    leaf_ext = CertificateEntryExtensions(
+        status_request=ck.ocsp if ch.extensions.status_request else None,
+        signed_certificate_timestamp=(
+            ck.sct_list if ch.extensions.signed_certificate_timestamp else None
+        ),
+    )
     entries = tuple(
-        CertificateEntry(cert_data=der, extensions=CertificateEntryExtensions())
-        for der in ck.cert_chain
+        CertificateEntry(
+            cert_data=der, extensions=leaf_ext if i == 0 else CertificateEntryExtensions()
+        )
+        for i, der in enumerate(ck.cert_chain)
     )
     _send(cx, tr, Certificate13(certificate_request_context=b"", certificate_list=entries))
     signature = sel.signer.sign(signed_content(SERVER_CV_CONTEXT, tr.current_hash()))
