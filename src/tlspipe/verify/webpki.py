@@ -541,7 +541,7 @@ class NoClientAuth:
         return DEFAULT_VERIFY_SCHEMES
 
 
-def AllowAnyAuthenticatedClient(roots: RootCertStore) -> WebPkiClientVerifier:  # noqa: N802
+def AllowAnyAuthenticatedClient(roots: RootCertStore) -> WebPkiClientVerifier:
     """Client certificates required and verified against ``roots`` (the seed's name).
 
     Raises:
@@ -550,7 +550,7 @@ def AllowAnyAuthenticatedClient(roots: RootCertStore) -> WebPkiClientVerifier:  
     return WebPkiClientVerifier(roots, mandatory=True)
 
 
-def AllowAnyAnonymousOrAuthenticatedClient(  # noqa: N802
+def AllowAnyAnonymousOrAuthenticatedClient(
     roots: RootCertStore,
 ) -> WebPkiClientVerifier:
     """Client certificates optional; when sent, verified against ``roots`` (seed's name).
