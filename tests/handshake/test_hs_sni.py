@@ -1,0 +1,104 @@
+"""SNI (RFC 6066 §3) with ResolvesServerCertUsingSni, and IP-address server names."""
+
+from __future__ import annotations
+
+import pytest
+
+import tlspipe
+from helpers import Pair, certified_key, client_config, make_pair
+from tlspipe.enums import AlertDescription, ContentType, HandshakeType
+from tlspipe.msgs.message import decode_handshake
+
+
+def _sni_server(pki, default=None):
+    other = pki.other_server()
+    r = tlspipe.ResolvesServerCertUsingSni(default)
+    r.add(["localhost", "testserver.example"], certified_key(pki))
+    r.add(
+        "Other.Example.",
+        tlspipe.CertifiedKey.from_pem(other.chain_pem.read_bytes(), other.key_pem.read_bytes()),
+    )
+    return tlspipe.ServerConfig(cert_resolver=r), other
+
+
+def _client_hello(p):
+    rec = p.records["client"][0]
+    assert rec.typ == ContentType.handshake
+    return decode_handshake(rec.payload, tls13=False).body
+
+
+@pytest.mark.parametrize("name", ["localhost", "testserver.example", "other.example"])
+def test_sni_selects_certificate(pki, name):
+    sc, other = _sni_server(pki)
+    p = Pair(client_config(pki), sc, server_name=name)
+    p.handshake()
+    assert p.server.server_name == name
+    expect = other.chain_der[0] if name == "other.example" else pki.server().chain_der[0]
+    assert p.client.peer_certificates[0] == expect
+    assert _client_hello(p).extensions.server_name == name.encode()
+
+
+def test_sni_unknown_name_without_default(pki):
+    sc, _ = _sni_server(pki)
+    p = Pair(client_config(pki), sc, server_name="unknown.example")
+    out = p.until_error()
+    assert isinstance(out.server_error, tlspipe.PeerIncompatible)
+    assert out.server_alert == AlertDescription.unrecognized_name
+    assert isinstance(out.client_error, tlspipe.AlertReceived)
+
+
+def test_sni_unknown_name_uses_default(pki):
+    sc, _ = _sni_server(pki, default=certified_key(pki))
+    # the default certificate does not name unknown.example: the client rejects it
+    p = Pair(client_config(pki), sc, server_name="unknown.example")
+    out = p.until_error()
+    assert isinstance(out.client_error, tlspipe.InvalidCertificate)
+    assert out.client_alert == AlertDescription.bad_certificate
+    assert isinstance(out.server_error, tlspipe.AlertReceived)
+
+
+def test_sni_disabled(pki):
+    p = make_pair(pki, client={"enable_sni": False})
+    p.handshake()
+    assert _client_hello(p).extensions.server_name is None
+    assert p.server.server_name is None
+
+
+@pytest.mark.parametrize("ip", ["127.0.0.1", "[127.0.0.1]"])
+def test_ip_address_server_name(pki, ip):
+    p = make_pair(pki, server_name=ip)
+    p.handshake()
+    assert _client_hello(p).extensions.server_name is None
+    assert p.server.server_name is None
+    assert p.send(p.client, b"ip ok") == b"ip ok"
+
+
+def test_ip_address_not_in_certificate(pki):
+    p = make_pair(pki, server_name="127.0.0.2")
+    out = p.until_error()
+    assert isinstance(out.client_error, tlspipe.InvalidCertificate)
+    assert out.client_alert == AlertDescription.bad_certificate
+
+
+def test_wrong_name_rejected(pki):
+    p = make_pair(pki, server_name="nothere.example")
+    out = p.until_error()
+    assert isinstance(out.client_error, tlspipe.InvalidCertificate)
+    assert out.client_error.reason is tlspipe.CertificateReason.NOT_VALID_FOR_NAME
+
+
+@pytest.mark.parametrize("bad", ["", "a..b", "-x.example", "x" * 64 + ".example", "a b"])
+def test_invalid_server_names(pki, bad):
+    with pytest.raises(tlspipe.ConfigError):
+        tlspipe.ClientConnection(client_config(pki), bad)
+
+
+def test_encrypted_extensions_ack_sni(pki):
+    p = make_pair(pki)
+    p.handshake()
+    ee = next(
+        r
+        for r in p.records["server"]
+        if r.encrypted and r.handshake_type() == HandshakeType.encrypted_extensions
+    )
+    assert decode_handshake(ee.payload, tls13=True).body.extensions.server_name
