@@ -1,0 +1,73 @@
+"""Smoke test of the benchmark harness: ``python -m benchmarks --quick`` runs and reports every
+row, and ``--json`` writes valid JSON.  Nothing here is timed or compared: speed is measured
+by ``make bench``, never asserted in tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ROWS = {
+    "full13_ecdsa",
+    "full13_rsa",
+    "full12_ecdsa",
+    "resumed13_ticket",
+    "resumed12_sessionid",
+    "resumed12_ticket",
+    "bulk_aes128gcm",
+    "bulk_aes256gcm",
+    "bulk_chacha20poly1305",
+    "memory_idle_pair",
+}
+
+
+def test_bench_quick_produces_every_row_and_json(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT), str(ROOT / "src"), env.get("PYTHONPATH", "")) if p
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--quick",
+            "--reps",
+            "1",
+            "--handshakes",
+            "3",
+            "--bulk-mib",
+            "1",
+            "--pairs",
+            "100",
+            "--certdir",
+            str(tmp_path / "pki"),
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=100,
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    assert {r["key"] for r in data["rows"]} == ROWS
+    for r in data["rows"]:
+        assert r["title"] in proc.stdout
+        assert r["ssl"] is not None and r["ssl"]["median"] > 0
+        if r["tlspipe"] is None:
+            assert r["note"].startswith("n/a (not implemented)")
+            assert "n/a (not implemented)" in proc.stdout
+        else:
+            assert r["tlspipe_over_ssl"] is not None
+    for key in ("full13_ecdsa", "full13_rsa", "bulk_aes128gcm", "memory_idle_pair"):
+        row = next(r for r in data["rows"] if r["key"] == key)
+        assert row["tlspipe"] is not None
+    assert data["meta"]["quick"] is True
