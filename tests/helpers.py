@@ -331,7 +331,8 @@ class Pair:
         return self.server if conn is self.client else self.client
 
     def _suite(self, conn: tlspipe.Connection) -> Tls13CipherSuite | None:
-        s = conn.negotiated_cipher_suite
+        # a side that failed while installing keys may not report the suite: ask the peer
+        s = conn.negotiated_cipher_suite or self._peer(conn).negotiated_cipher_suite
         return s if isinstance(s, Tls13CipherSuite) else None
 
     def _observe(self, sender: str, rec: Rec) -> None:

@@ -176,6 +176,8 @@ class CommonState:
         self.key_updates_in_a_row = 0
         self.queued_key_update = False
         self.early_data_rejected = False
+        # True once a protected record from the peer was opened (plaintext alerts end then)
+        self.has_decrypted = False
 
     # -- sending ---------------------------------------------------------------------------------
     @property
@@ -397,9 +399,21 @@ class Connection:
                 return
             self._state = self._state.handle(cx, CCS)
             return
+        if (
+            rec.content_type == ContentType.alert
+            and cx.is_tls13
+            and not cx.has_decrypted
+            and len(rec.payload) <= 2
+        ):
+            # RFC 8446 §5, §6: a peer that rejects our ServerHello (or ClientHello2) cannot
+            # protect its alert yet; accept a plaintext alert until the first protected record.
+            self._process_alert(rec.payload)
+            return
         opened = cx.record_layer.decrypt(rec)
         if opened is None:  # rejected 0-RTT record skipped
             return
+        if cx.record_layer.is_decrypting:
+            cx.has_decrypted = True
         typ, payload = opened
         if not payload and typ != ContentType.application_data:
             raise DecodeError(
