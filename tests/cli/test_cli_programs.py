@@ -1,0 +1,395 @@
+"""The example programs as real subprocesses: ``python -m tlspipe server|client|demo``.
+
+Peers: ``openssl s_client`` / ``s_server -www``, ``curl --cacert``, tlspipe itself and
+in-process Stream clients, all on 127.0.0.1 with kernel-chosen ports.  Every subprocess runs
+in its own process group and is stopped by PID in ``finally`` (tests/interop/peers.py's
+`OpenSSLPeer` does that for any argv); every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tlspipe
+from interop.peers import OpenSSLPeer, openssl_client, openssl_server
+from tlspipe.config import IMPLEMENTED_VERSIONS
+from tlspipe.enums import ProtocolVersion
+from tlspipe.stream import Stream
+
+pytestmark = pytest.mark.interop
+
+TLSPIPE = (sys.executable, "-m", "tlspipe")
+TIMEOUT = 15.0
+CURL = shutil.which("curl")
+
+
+def run_tlspipe(
+    args: Sequence[str], *, input: bytes = b"", timeout: float = TIMEOUT
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ``tlspipe ARGS`` to completion (bounded; killed on timeout by subprocess.run)."""
+    return subprocess.run(
+        [*TLSPIPE, *args], input=input, capture_output=True, timeout=timeout, check=False
+    )
+
+
+class TlspipeServer:
+    """``tlspipe server --port 0 …`` running; ``port`` read from its "listening on" line."""
+
+    def __init__(self, args: Sequence[str]) -> None:
+        self.peer = OpenSSLPeer([*TLSPIPE, "server", "--port", "0", *args])
+        try:
+            m = self.peer.wait_for(r"listening on 127\.0\.0\.1:(\d+)\n", timeout=TIMEOUT)
+        except BaseException:
+            self.peer.stop()
+            raise
+        self.port = int(m.group(1))
+
+    def terminate(self, sig: int = signal.SIGTERM, timeout: float = 5.0) -> tuple[int | None, str]:
+        """Send ``sig`` to the server's PID; its exit status (None if it had to be killed)."""
+        if self.peer.alive():
+            os.kill(self.peer.pid, sig)
+        res = self.peer.wait(timeout)
+        return res.returncode, res.output
+
+    def stop(self) -> None:
+        self.peer.stop()
+
+
+def identity_args(ident: Any) -> list[str]:
+    return ["--cert", str(ident.chain_pem), "--key", str(ident.key_pem)]
+
+
+@pytest.fixture(scope="module")
+def http_server(pki: Any) -> Iterator[TlspipeServer]:
+    srv = TlspipeServer([*identity_args(pki.server()), "--alpn", "http/1.1", "--mode", "http"])
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def echo_server(pki: Any) -> Iterator[TlspipeServer]:
+    srv = TlspipeServer([*identity_args(pki.server()), "--mode", "echo"])
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def verify_args(pki: Any) -> list[str]:
+    return ["-servername", "localhost", "-CAfile", str(pki.server().ca_pem),
+            "-verify_return_error", "-verify_hostname", "localhost"]  # fmt: skip
+
+
+# -- openssl s_client → tlspipe server -----------------------------------------------------------
+
+
+def test_openssl_s_client_against_http_server(pki: Any, http_server: TlspipeServer) -> None:
+    res = openssl_client(
+        http_server.port,
+        args=[*verify_args(pki), "-ign_eof", "-alpn", "http/1.1"],
+        stdin_data=b"GET / HTTP/1.0\r\n\r\n",
+    )
+    assert res.ok, res.output
+    assert "HTTP/1.0 200 OK" in res.output
+    assert "Verify return code: 0 (ok)" in res.output
+    assert "ALPN protocol: http/1.1" in res.output
+    assert "Hello from tlspipe: TLS 1.3" in res.output
+
+
+def test_openssl_s_client_against_echo_server(pki: Any, echo_server: TlspipeServer) -> None:
+    with OpenSSLPeer(
+        ["openssl", "s_client", "-connect", f"127.0.0.1:{echo_server.port}", *verify_args(pki)]
+    ) as peer:
+        peer.wait_for(r"Verify return code: 0", timeout=TIMEOUT)
+        peer.send(b"hello echo 1\n")
+        peer.wait_for(r"(?s)hello echo 1\n.*hello echo 1\n|hello echo 1\n", timeout=TIMEOUT)
+        peer.send(b"second line\n")
+        peer.wait_for(r"second line", timeout=TIMEOUT)
+        peer.close_stdin()  # s_client sends close_notify; the server answers and closes
+        res = peer.wait(TIMEOUT)
+    assert res.ok, res.output
+    assert "second line" in res.output
+
+
+@pytest.mark.parametrize("suite", ["TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256"])
+def test_server_suite_option_with_openssl(pki: Any, suite: str) -> None:
+    srv = TlspipeServer([*identity_args(pki.server()), "--suite", suite, "--group", "secp384r1"])
+    try:
+        res = openssl_client(srv.port, args=[*verify_args(pki), "-groups", "P-384:X25519"])
+        assert res.ok, res.output
+        assert suite in res.output
+        assert re.search(r"Server Temp Key: ECDH, (P-384|secp384r1)", res.output), res.output
+    finally:
+        srv.stop()
+
+
+# -- curl → tlspipe server ----------------------------------------------------------------------
+
+
+@pytest.mark.skipif(CURL is None, reason="curl not installed (make deps)")
+def test_curl_against_http_server(pki: Any, http_server: TlspipeServer) -> None:
+    assert CURL is not None
+    port = http_server.port
+    res = subprocess.run(
+        [CURL, "-sS", "-v", "--max-time", "10", "--cacert", str(pki.server().ca_pem),
+         "--resolve", f"localhost:{port}:127.0.0.1", f"https://localhost:{port}/"],
+        capture_output=True, timeout=TIMEOUT, check=False,
+    )  # fmt: skip
+    err = res.stderr.decode(errors="replace")
+    assert res.returncode == 0, err
+    assert res.stdout.startswith(b"Hello from tlspipe: TLS 1.3"), res.stdout
+    assert "alpn=http/1.1" in res.stdout.decode()
+    assert re.search(r"TLSv1\.3", err), err
+
+
+# -- tlspipe client → openssl s_server ------------------------------------------------------------
+
+
+def test_client_http_against_openssl_www(pki: Any) -> None:
+    ident = pki.server()
+    with openssl_server(ident, args=["-www"]) as peer:
+        res = run_tlspipe(
+            ["client", "localhost", "--port", str(peer.port), "--cafile", str(ident.ca_pem),
+             "--http", "--verbose"]
+        )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith(b"HTTP/1.0 200 ok")
+    assert b"TLSv1.3" in res.stdout
+    assert b"tlspipe client: TLS 1.3" in res.stderr
+
+
+def test_client_verification_failure_against_openssl(pki: Any) -> None:
+    bad = pki.bad("wrong-name")
+    with openssl_server(bad) as peer:
+        res = run_tlspipe(
+            ["client", "localhost", "--port", str(peer.port), "--cafile", str(bad.ca_pem)]
+        )
+    assert res.returncode == 1
+    lines = res.stderr.decode().strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith("tlspipe client: error: certificate verification failed")
+    assert res.stdout == b""
+
+
+# -- tlspipe client ↔ tlspipe server -------------------------------------------------------------
+
+
+def test_client_server_echo_stdin_to_stdout(pki: Any, echo_server: TlspipeServer) -> None:
+    data = os.urandom(1 << 20)  # 1 MiB through stdin → server → stdout
+    res = run_tlspipe(
+        ["client", "127.0.0.1", "--port", str(echo_server.port),
+         "--cafile", str(pki.server().ca_pem)],
+        input=data,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == data
+
+
+def test_client_server_http(pki: Any, http_server: TlspipeServer) -> None:
+    res = run_tlspipe(
+        ["client", "127.0.0.1", "--port", str(http_server.port), "--sni", "localhost",
+         "--cafile", str(pki.server().ca_pem), "--http", "--alpn", "http/1.1"]
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith(b"HTTP/1.0 200 OK\r\n")
+    assert b"alpn=http/1.1 sni=localhost" in res.stdout
+
+
+def test_client_server_hybrid_group(pki: Any) -> None:
+    srv = TlspipeServer([*identity_args(pki.server()), "--group", "X25519MLKEM768"])
+    try:
+        res = run_tlspipe(
+            ["client", "localhost", "--port", str(srv.port), "--cafile", str(pki.server().ca_pem),
+             "--http", "--group", "X25519MLKEM768", "--group", "x25519"]
+        )  # fmt: skip
+    finally:
+        srv.stop()
+    assert res.returncode == 0, res.stderr
+    assert b"group=X25519MLKEM768" in res.stdout
+
+
+def test_client_verification_failure_one_line(pki: Any) -> None:
+    bad = pki.bad("expired")
+    srv = TlspipeServer(identity_args(bad))
+    try:
+        res = run_tlspipe(
+            ["client", "localhost", "--port", str(srv.port), "--cafile", str(bad.ca_pem), "--http"]
+        )
+    finally:
+        srv.stop()
+    assert res.returncode == 1
+    err = res.stderr.decode()
+    assert err.count("\n") == 1 and err.startswith("tlspipe client: error: "), err
+    assert "certificate verification failed" in err and "expired" in err
+
+
+def test_client_connection_refused() -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        res = run_tlspipe(["client", "127.0.0.1", "--port", str(port)])
+    assert res.returncode == 1
+    assert res.stderr.decode().startswith("tlspipe client: error: cannot connect")
+
+
+def test_server_serves_many_clients_at_once(pki: Any, echo_server: TlspipeServer) -> None:
+    """30 connections open at the same time, each handshaken before any sends data: a
+    server that handled one client at a time would stall on the second."""
+    cc = tlspipe.ClientConfig(root_store=tlspipe.RootCertStore.from_pem_file(pki.server().ca_pem))
+    socks: list[socket.socket] = []
+    try:
+        streams = []
+        for _ in range(30):
+            s = socket.create_connection(("127.0.0.1", echo_server.port), timeout=TIMEOUT)
+            socks.append(s)
+            st = Stream(tlspipe.ClientConnection(cc, "localhost"), s)
+            st.do_handshake()
+            streams.append(st)
+        for i, st in enumerate(streams):
+            st.write(b"client %d" % i)
+        for i, st in enumerate(reversed(streams)):
+            want = b"client %d" % (len(streams) - 1 - i)
+            got = b""
+            while len(got) < len(want):
+                got += st.read()
+            assert got == want
+            st.close()
+            assert st.read_all() == b""
+    finally:
+        for s in socks:
+            s.close()
+
+
+# -- signals -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_server_with_status_0(pki: Any, sig: int) -> None:
+    srv = TlspipeServer([*identity_args(pki.server()), "--mode", "echo"])
+    idle = None
+    try:
+        # an idle client connection must not keep the server alive
+        idle = socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT)
+        time.sleep(0.1)
+        t0 = time.monotonic()
+        status, output = srv.terminate(sig, timeout=5.0)
+        assert status == 0, output
+        assert time.monotonic() - t0 < 5.0
+        assert "Traceback" not in output
+    finally:
+        if idle is not None:
+            idle.close()
+        srv.stop()
+
+
+# -- usage errors --------------------------------------------------------------------------------
+
+
+def usage_error(args: Sequence[str]) -> str:
+    res = run_tlspipe(args)
+    assert res.returncode == 2, (args, res.stderr)
+    err = res.stderr.decode()
+    assert "Traceback" not in err
+    return err.strip().splitlines()[-1]
+
+
+def test_usage_unknown_suite_lists_valid_names(pki: Any) -> None:
+    line = usage_error(["server", "--port", "0", *identity_args(pki.server()), "--suite", "RC4"])
+    assert line.startswith("tlspipe server: error: argument --suite: unknown cipher suite 'RC4'")
+    names = ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"]
+    for name in [*names, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"]:
+        assert name in line
+
+
+def test_usage_unknown_group_and_protover() -> None:
+    line = usage_error(["client", "localhost", "--group", "ffdhe2048"])
+    assert "unknown key exchange group 'ffdhe2048'" in line
+    assert "x25519" in line and "secp256r1" in line and "X25519MLKEM768" in line
+    line = usage_error(["client", "localhost", "--protover", "1.1"])
+    assert "unknown protocol version '1.1'" in line and "1.3" in line and "1.2" in line
+
+
+@pytest.mark.skipif(
+    ProtocolVersion.TLSv1_2 in IMPLEMENTED_VERSIONS, reason="TLS 1.2 is implemented"
+)
+def test_usage_protover_12_not_implemented_yet() -> None:
+    line = usage_error(["client", "localhost", "--protover", "1.2"])
+    want = "--protover: TLSv1_2 is not implemented in this version of tlspipe"
+    assert line == f"tlspipe client: error: {want}"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--auth", "ca.pem"],
+        ["--require-auth"],
+        ["--resumption"],
+        ["--tickets"],
+        ["--ocsp", "x.der"],
+        ["--sct", "x.sct"],
+        ["--max-early-data", "1024"],
+    ],
+)
+def test_usage_pending_server_features(pki: Any, extra: list[str]) -> None:
+    line = usage_error(["server", "--port", "0", *identity_args(pki.server()), *extra])
+    assert line.startswith(f"tlspipe server: error: {extra[0]}: ")
+    assert line.endswith("is not implemented in this version of tlspipe")
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [["--auth-key", "k.pem", "--auth-certs", "c.pem"], ["--resume", "2"], ["--early-data"]],
+)
+def test_usage_pending_client_features(extra: list[str]) -> None:
+    line = usage_error(["client", "localhost", *extra])
+    assert line.startswith(f"tlspipe client: error: {extra[0]}: ")
+    assert line.endswith("is not implemented in this version of tlspipe")
+
+
+def test_usage_missing_and_bad_arguments(pki: Any, tmp_path: Path) -> None:
+    assert "required" in usage_error(["server", "--port", "0"])
+    assert "--sni" in usage_error(["client", "localhost", "--sni", "a", "--no-sni"])
+    assert "invalid choice" in usage_error(["server", "--port", "0", "--mode", "ftp",
+                                             *identity_args(pki.server())])  # fmt: skip
+    missing = tmp_path / "nope.pem"
+    line = usage_error(["server", "--port", "0", "--cert", str(missing), "--key", str(missing)])
+    assert "cannot read certificate or key" in line
+    assert usage_error([]).startswith("tlspipe: error:")
+
+
+def test_help_and_version() -> None:
+    res = run_tlspipe(["--version"])
+    assert res.returncode == 0 and res.stdout.decode().startswith("tlspipe ")
+    for sub in ("server", "client", "demo"):
+        res = run_tlspipe([sub, "--help"])
+        assert res.returncode == 0 and b"usage: tlspipe " + sub.encode() in res.stdout
+
+
+# -- demo ----------------------------------------------------------------------------------------
+
+
+def test_demo_runs_in_a_few_seconds() -> None:
+    t0 = time.monotonic()
+    res = run_tlspipe(["demo"], timeout=30)
+    elapsed = time.monotonic() - t0
+    out = res.stdout.decode()
+    assert res.returncode == 0, res.stderr
+    for label in ("version:     TLS 1.3", "suite:       TLS_", "group:       x25519",
+                  "ALPN:        h2", "handshake:", "throughput:", "MiB/s"):  # fmt: skip
+        assert label in out, out
+    assert "127.0.0.1" in out
+    assert elapsed < 15, elapsed
