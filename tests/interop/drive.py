@@ -333,13 +333,15 @@ GROUPS: dict[tlspipe.NamedGroup, tuple[str, str]] = {
 
 
 def client_config(ca_pem: object, **kwargs: object) -> tlspipe.ClientConfig:
-    """A tlspipe ClientConfig trusting only the PEM file ``ca_pem`` (plus ``kwargs``)."""
+    """A TLS 1.3-only tlspipe ClientConfig trusting only the PEM file ``ca_pem``."""
     roots = tlspipe.RootCertStore.from_pem_file(str(ca_pem))
+    kwargs.setdefault("versions", (tlspipe.ProtocolVersion.TLSv1_3,))
     return tlspipe.ClientConfig(root_store=roots, **kwargs)  # type: ignore[arg-type]
 
 
 def server_config(chain_pem: object, key_pem: object, **kwargs: object) -> tlspipe.ServerConfig:
-    """A tlspipe ServerConfig for a PEM chain and key file (plus ``kwargs``)."""
+    """A TLS 1.3-only tlspipe ServerConfig for a PEM chain and key file."""
+    kwargs.setdefault("versions", (tlspipe.ProtocolVersion.TLSv1_3,))
     return tlspipe.ServerConfig.from_pem_files(str(chain_pem), str(key_pem), **kwargs)
 
 
