@@ -19,13 +19,17 @@ __all__ = [
     "select_groups",
     "select_suites",
     "select_versions",
+    "versions_with_suites",
 ]
 
 #: Default bound on buffered plaintext in each direction.
 DEFAULT_BUFFER_LIMIT = 64 * 1024
 
 #: The protocol versions this build implements, best first.
-IMPLEMENTED_VERSIONS: tuple[ProtocolVersion, ...] = (ProtocolVersion.TLSv1_3,)
+IMPLEMENTED_VERSIONS: tuple[ProtocolVersion, ...] = (
+    ProtocolVersion.TLSv1_3,
+    ProtocolVersion.TLSv1_2,
+)
 
 
 def select_versions(versions: Sequence[ProtocolVersion]) -> tuple[ProtocolVersion, ...]:
@@ -77,11 +81,30 @@ def select_suites(
         if (isinstance(s, Tls13CipherSuite) and ProtocolVersion.TLSv1_3 in versions)
         or (not isinstance(s, Tls13CipherSuite) and ProtocolVersion.TLSv1_2 in versions)
     )
-    for v in versions:
-        want13 = v is ProtocolVersion.TLSv1_3
-        if not any(isinstance(s, Tls13CipherSuite) == want13 for s in usable):
-            raise ConfigError(f"no cipher suite enabled for {v.name}")
+    if not usable:
+        raise ConfigError("no cipher suite enabled for the configured versions")
+    if names is None:
+        for v in versions:
+            want13 = v is ProtocolVersion.TLSv1_3
+            if not any(isinstance(s, Tls13CipherSuite) == want13 for s in usable):
+                raise ConfigError(f"no cipher suite enabled for {v.name}")
     return usable
+
+
+def versions_with_suites(
+    versions: Sequence[ProtocolVersion], suites: Sequence[SupportedCipherSuite]
+) -> tuple[ProtocolVersion, ...]:
+    """``versions`` narrowed to those some of ``suites`` can serve (explicit suite lists
+    for one version leave the other version off, e.g. only TLS 1.3 suites → TLS 1.3 only).
+
+    Raises:
+        Nothing.
+    """
+    return tuple(
+        v
+        for v in versions
+        if any(isinstance(s, Tls13CipherSuite) == (v is ProtocolVersion.TLSv1_3) for s in suites)
+    )
 
 
 def select_groups(

@@ -23,7 +23,10 @@ from tlspipe.verify.base import HandshakeSignatureValid, ServerCertVerified
         {"versions": (0x7777,)},
         {"cipher_suites": ()},
         {"cipher_suites": (0x1399,)},
-        {"cipher_suites": (CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,)},
+        {
+            "versions": (ProtocolVersion.TLSv1_2,),
+            "cipher_suites": (CipherSuite.TLS13_AES_128_GCM_SHA256,),
+        },
         {"kx_groups": ()},
         {"kx_groups": (NamedGroup.x448,)},
         {"kx_groups": (0x9999,)},

@@ -214,9 +214,9 @@ FAULTS: list[tuple[str, int, Any, type | None, type | None, AD | None, AD | None
         "ServerHello TLS 1.2 downgrade",
         1,
         _sh(_ext=lambda e: dataclasses.replace(e, supported_versions=None)),
-        tlspipe.PeerIncompatible,
+        tlspipe.PeerMisbehaved,  # a TLS 1.2 ServerHello naming a TLS 1.3 suite
         tlspipe.AlertReceived,
-        AD.protocol_version,
+        AD.illegal_parameter,
         None,
     ),
     (

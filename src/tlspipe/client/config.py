@@ -20,6 +20,7 @@ from ..config import (
     select_groups,
     select_suites,
     select_versions,
+    versions_with_suites,
 )
 from ..crypto.default import default_provider
 from ..crypto.provider import CryptoProvider, KxGroup, SupportedCipherSuite
@@ -31,6 +32,7 @@ from ..verify.base import ServerCertVerifier
 from ..verify.roots import RootCertStore
 from ..verify.webpki import WebPkiServerVerifier
 from .certs import AlwaysResolvesClientCert, ResolvesClientCert
+from .stores import ClientSessionMemoryCache, StoresClientSessions
 
 __all__ = ["ClientConfig"]
 
@@ -57,7 +59,12 @@ class ClientConfig:
             the handshake completes.
         key_log: where TLS secrets go for debugging (e.g. :class:`~tlspipe.KeyLogFile`).
         provider: the cryptography backend.
-        time: the clock used for certificate validity (aware datetimes).
+        time: the clock used for certificate validity and session lifetimes (aware
+            datetimes).
+        session_store: where sessions, tickets and key share hints are kept per server
+            (default: a :class:`~tlspipe.ClientSessionMemoryCache` of 256 servers).
+        enable_tickets: offer RFC 5077 session tickets in TLS 1.2.
+        require_ems: refuse TLS 1.2 servers without the extended master secret (RFC 7627).
         middlebox_compat: TLS 1.3 middlebox compatibility mode (RFC 8446 §D.4).
         client_auth_cert_resolver: answers a server's CertificateRequest; e.g.
             :meth:`with_client_auth_cert`.  None sends an empty Certificate.
@@ -68,7 +75,7 @@ class ClientConfig:
 
     root_store: RootCertStore | None = None
     alpn_protocols: tuple[bytes, ...] = ()
-    versions: tuple[ProtocolVersion, ...] = (ProtocolVersion.TLSv1_3,)
+    versions: tuple[ProtocolVersion, ...] = (ProtocolVersion.TLSv1_3, ProtocolVersion.TLSv1_2)
     cipher_suites: tuple[CipherSuite, ...] | None = None
     kx_groups: tuple[NamedGroup, ...] | None = None
     enable_sni: bool = True
@@ -78,6 +85,11 @@ class ClientConfig:
     provider: CryptoProvider = field(default_factory=default_provider)
     time: Callable[[], dt.datetime] = _utcnow
     middlebox_compat: bool = True
+    session_store: StoresClientSessions = field(
+        default_factory=lambda: ClientSessionMemoryCache(256)
+    )
+    enable_tickets: bool = True
+    require_ems: bool = False
     client_auth_cert_resolver: ResolvesClientCert | None = None
     _verifier: ServerCertVerifier | None = field(default=None, repr=False)
 
@@ -89,9 +101,9 @@ class ClientConfig:
     def __post_init__(self) -> None:
         versions = select_versions(self.versions)
         object.__setattr__(self, "versions", versions)
-        object.__setattr__(
-            self, "suites_", select_suites(self.provider, self.cipher_suites, versions)
-        )
+        suites = select_suites(self.provider, self.cipher_suites, versions)
+        object.__setattr__(self, "suites_", suites)
+        object.__setattr__(self, "versions", versions_with_suites(versions, suites))
         object.__setattr__(self, "groups_", select_groups(self.provider, self.kx_groups))
         check_alpn(self.alpn_protocols)
         check_fragment_size(self.max_fragment_size)

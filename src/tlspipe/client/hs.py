@@ -288,7 +288,7 @@ class ExpectServerHello:
             )
         from .tls12 import handle_server_hello
 
-        return handle_server_hello(cx, h, sh, raw)
+        return handle_server_hello(cx, h, sh, raw, self.offered)
 
     def _handle_retry(self, cx: CommonState, hrr: HelloRetryRequest, raw: bytes) -> State:
         h = self.hello

@@ -368,6 +368,4 @@ class Tls13ClientSessionValue:
             raise DecodeError(f"{w}: server name not ASCII") from None
         chain = _get_chain(r, w)
         r.expect_empty()
-        return cls(
-            suite, ticket, secret, age_add, lifetime, received, max_early, alpn, name, chain
-        )
+        return cls(suite, ticket, secret, age_add, lifetime, received, max_early, alpn, name, chain)

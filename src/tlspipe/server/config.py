@@ -18,6 +18,7 @@ from ..config import (
     select_groups,
     select_suites,
     select_versions,
+    versions_with_suites,
 )
 from ..crypto.default import default_provider
 from ..crypto.provider import CryptoProvider, KxGroup, SupportedCipherSuite
@@ -27,7 +28,13 @@ from ..errors import ConfigError
 from ..keylog import KeyLog, NoKeyLog
 from ..verify.base import ClientCertVerifier
 from ..verify.webpki import NoClientAuth
-from .stores import AlwaysResolvesCert, ResolvesServerCert
+from .stores import (
+    AlwaysResolvesCert,
+    ProducesTickets,
+    ResolvesServerCert,
+    ServerSessionMemoryCache,
+    StoresServerSessions,
+)
 
 
 def _utcnow() -> dt.datetime:
@@ -54,6 +61,10 @@ class ServerConfig:
         key_log: where TLS secrets go for debugging.
         provider: the cryptography backend.
         send_hrr_cookie: include a cookie in HelloRetryRequest (RFC 8446 §4.2.2).
+        session_storage: stateful session store (TLS 1.2 session IDs); default a
+            :class:`~tlspipe.ServerSessionMemoryCache` of 256 entries.
+        ticketer: seals session tickets (e.g. :class:`~tlspipe.Ticketer`); None issues none.
+        require_ems: refuse TLS 1.2 clients without the extended master secret (RFC 7627).
         client_verifier: client authentication: :class:`~tlspipe.NoClientAuth` (default),
             :func:`~tlspipe.AllowAnyAuthenticatedClient` (required) or
             :func:`~tlspipe.AllowAnyAnonymousOrAuthenticatedClient` (optional).
@@ -66,7 +77,7 @@ class ServerConfig:
     certified_key: CertifiedKey | None = None
     cert_resolver: ResolvesServerCert | None = None
     alpn_protocols: tuple[bytes, ...] = ()
-    versions: tuple[ProtocolVersion, ...] = (ProtocolVersion.TLSv1_3,)
+    versions: tuple[ProtocolVersion, ...] = (ProtocolVersion.TLSv1_3, ProtocolVersion.TLSv1_2)
     cipher_suites: tuple[CipherSuite, ...] | None = None
     kx_groups: tuple[NamedGroup, ...] | None = None
     max_fragment_size: int | None = None
@@ -74,6 +85,11 @@ class ServerConfig:
     key_log: KeyLog = field(default_factory=NoKeyLog)
     provider: CryptoProvider = field(default_factory=default_provider)
     send_hrr_cookie: bool = True
+    session_storage: StoresServerSessions = field(
+        default_factory=lambda: ServerSessionMemoryCache(256)
+    )
+    ticketer: ProducesTickets | None = None
+    require_ems: bool = False
     client_verifier: ClientCertVerifier = field(default_factory=NoClientAuth)
     time: Callable[[], dt.datetime] = _utcnow
 
@@ -84,9 +100,9 @@ class ServerConfig:
     def __post_init__(self) -> None:
         versions = select_versions(self.versions)
         object.__setattr__(self, "versions", versions)
-        object.__setattr__(
-            self, "suites_", select_suites(self.provider, self.cipher_suites, versions)
-        )
+        suites = select_suites(self.provider, self.cipher_suites, versions)
+        object.__setattr__(self, "suites_", suites)
+        object.__setattr__(self, "versions", versions_with_suites(versions, suites))
         object.__setattr__(self, "groups_", select_groups(self.provider, self.kx_groups))
         check_alpn(self.alpn_protocols)
         check_fragment_size(self.max_fragment_size)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from ..conn import CommonState, Message, State, expect_handshake
 from ..crypto.provider import KxGroup, Signer, Tls13CipherSuite
 from ..crypto.sign import CertifiedKey
-from ..enums import AlertDescription, CompressionMethod, ProtocolVersion
+from ..enums import AlertDescription, CipherSuite, CompressionMethod, ProtocolVersion
 from ..errors import PeerIncompatible, PeerMisbehaved
 from ..keys.transcript import Transcript
 from ..msgs.extensions import HelloRetryExtensions, KeyShareEntry
@@ -178,10 +178,19 @@ class ExpectClientHello:
         if CompressionMethod.null not in ch.legacy_compression_methods:
             raise PeerMisbehaved("client does not offer null compression")
         version = _choose_version(cfg, ch)
-        if version is not ProtocolVersion.TLSv1_3:
-            raise PeerIncompatible(
-                "TLS 1.2 is not enabled on this server", AlertDescription.protocol_version
+        # RFC 7507: a fallback retry below our best version means an attack (or a broken
+        # client): refuse it.
+        if CipherSuite.TLS_FALLBACK_SCSV in ch.cipher_suites and version < cfg.versions[0]:
+            raise PeerMisbehaved(
+                "TLS_FALLBACK_SCSV with a version below our best",
+                AlertDescription.inappropriate_fallback,
             )
+        if version is not ProtocolVersion.TLSv1_3:
+            if self.retry is not None:
+                raise PeerMisbehaved("ClientHello2 after HelloRetryRequest negotiates TLS 1.2")
+            from .tls12 import handle_client_hello
+
+            return handle_client_hello(cx, cfg, ch, m.raw)
         if ch.legacy_compression_methods != b"\x00":
             raise PeerMisbehaved("TLS 1.3 ClientHello must offer only null compression")
         sel = _select13(cfg, ch, self.retry)

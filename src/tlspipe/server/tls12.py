@@ -1,0 +1,501 @@
+"""Server TLS 1.2 handshake, in protocol order (RFC 5246 §7.3, RFC 8422, RFC 7627, RFC 5077,
+RFC 5746).
+
+:func:`handle_client_hello` negotiates from a ClientHello that selected TLS 1.2 and either
+
+* resumes (a ticket that opens, or a cached session ID; RFC 5077 §3.1, RFC 5246 §7.3):
+  sends ServerHello, [NewSessionTicket], ChangeCipherSpec, Finished → ExpectCcs →
+  ExpectFinished → ExpectTraffic; or
+* runs a full handshake: ServerHello, Certificate, ServerKeyExchange, ServerHelloDone →
+  ExpectClientKx → ExpectCcs → ExpectFinished (then sends [NewSessionTicket],
+  ChangeCipherSpec, Finished) → ExpectTraffic.
+
+Only ECDHE key exchange with AEAD suites exists here: a client offering only RSA key
+transport, CBC or non-PFS suites gets handshake_failure.  Sessions are stored (session ID)
+or sealed (ticket) only when they used the extended master secret, and a session is only
+resumed by a client that offers EMS again (RFC 7627 §5.3).  Renegotiation is refused with
+a no_renegotiation warning (RFC 5746 §4.4).
+
+Imports layers 1–5 and :mod:`tlspipe.server.hs`; never :mod:`tlspipe.client`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from ..conn import (
+    ChangeCipherSpecMsg,
+    CommonState,
+    Message,
+    State,
+    expect_handshake,
+    unexpected,
+)
+from ..crypto.provider import ActiveKeyExchange, KxGroup, Signer, Tls12CipherSuite
+from ..crypto.sign import CertifiedKey
+from ..enums import (
+    AlertDescription,
+    AlertLevel,
+    CipherSuite,
+    ECPointFormat,
+    HandshakeType,
+    NamedGroup,
+    ProtocolVersion,
+)
+from ..errors import DecodeError, PeerIncompatible, PeerMisbehaved
+from ..keys.transcript import Transcript
+from ..msgs.extensions import ServerExtensions
+from ..msgs.handshake import (
+    Certificate12,
+    ClientKeyExchangeEcdhe,
+    Finished,
+    NewSessionTicket12,
+    ServerHelloDone,
+    ServerKeyExchangeEcdhe,
+)
+from ..msgs.hello import DOWNGRADE_TLS12, ClientHello, ServerHello
+from ..msgs.message import HandshakePayload, encode_handshake
+from ..msgs.persist import Tls12ServerSessionValue
+from ..tls12common import (
+    MAX_RENEGOTIATION_REFUSALS,
+    ConnectionSecrets,
+    Tls12Exporter,
+    key_fits_suite,
+    scheme_fits_suite,
+)
+from .config import ServerConfig
+from .hs import _sni
+from .stores import ClientHelloInfo
+
+__all__ = [
+    "ExpectCcs",
+    "ExpectClientKx",
+    "ExpectFinished",
+    "ExpectTraffic",
+    "handle_client_hello",
+]
+
+_log = logging.getLogger("tlspipe.server")
+
+#: How long a cached (session-ID) session may be resumed, in seconds.
+SESSION_ID_LIFETIME = 24 * 3600
+#: Tolerance for session timestamps from the future (clock steps), in seconds.
+_CLOCK_SKEW = 60
+_SECP256R1 = NamedGroup.secp256r1
+
+
+@dataclass(frozen=True, slots=True)
+class Negotiated:
+    """What the server settled in its ServerHello."""
+
+    suite: Tls12CipherSuite
+    client_random: bytes
+    server_random: bytes
+    session_id: bytes
+    extended_ms: bool
+    send_ticket: bool
+    sni: str | None
+
+
+def _now(cfg: ServerConfig) -> int:
+    return int(cfg.time().timestamp())
+
+
+def _send(cx: CommonState, tr: Transcript, body: HandshakePayload) -> None:
+    raw = encode_handshake(body)
+    tr.add(raw)
+    cx.send_handshake(raw)
+
+
+def _choose_group(cfg: ServerConfig, ch: ClientHello) -> KxGroup:
+    offered = ch.extensions.supported_groups
+    for g in cfg.groups_:
+        if not g.usable_in_tls12:
+            continue
+        # RFC 8422 §4: without supported_groups the server may pick; P-256 is universal.
+        if (offered is None and g.name == _SECP256R1) or (
+            offered is not None and g.name in offered
+        ):
+            return g
+    raise PeerIncompatible("no ECDHE group in common for TLS 1.2")
+
+
+def _choose_alpn(cfg: ServerConfig, ch: ClientHello) -> bytes | None:
+    offered = ch.extensions.alpn
+    if not cfg.alpn_protocols or offered is None:
+        return None
+    alpn = next((p for p in cfg.alpn_protocols if p in offered), None)
+    if alpn is None:
+        raise PeerIncompatible(
+            "no ALPN protocol in common", AlertDescription.no_application_protocol
+        )
+    return alpn
+
+
+def _find_session(
+    cfg: ServerConfig,
+    ch: ClientHello,
+    offered_suites: list[Tls12CipherSuite],
+    sni: str | None,
+    using_ems: bool,
+) -> Tls12ServerSessionValue | None:
+    """The session the client asks to resume, if it is ours, fresh and compatible."""
+    ticket = ch.extensions.session_ticket
+    ticketer = cfg.ticketer
+    raw: bytes | None = None
+    lifetime = SESSION_ID_LIFETIME
+    if ticket and ticketer is not None and ticketer.enabled():
+        raw = ticketer.decrypt(ticket)
+        lifetime = ticketer.lifetime()
+        if raw is None:
+            _log.debug("session ticket did not open; full handshake")
+    elif ch.legacy_session_id and not ticket:
+        raw = cfg.session_storage.get(ch.legacy_session_id)
+    if raw is None:
+        return None
+    try:
+        value = Tls12ServerSessionValue.decode(raw)
+    except DecodeError:
+        _log.debug("stored session does not decode; full handshake")
+        return None
+    now = _now(cfg)
+    if not value.created_at - _CLOCK_SKEW <= now < value.created_at + lifetime:
+        return None
+    if value.sni != sni or not any(s.suite == value.suite for s in offered_suites):
+        return None
+    if value.extended_ms and not using_ems:
+        # RFC 7627 §5.3: abort rather than resume without EMS.
+        raise PeerMisbehaved(
+            "client resumes an extended-master-secret session without EMS",
+            AlertDescription.handshake_failure,
+        )
+    if not value.extended_ms:
+        return None
+    return value
+
+
+def _server_random(cfg: ServerConfig) -> bytes:
+    rnd = cfg.provider.secure_random(32)
+    if ProtocolVersion.TLSv1_3 in cfg.versions:
+        # RFC 8446 §4.1.3: a TLS 1.3 server negotiating TLS 1.2 says so in its random.
+        rnd = rnd[:24] + DOWNGRADE_TLS12
+    return rnd
+
+
+def handle_client_hello(cx: CommonState, cfg: ServerConfig, ch: ClientHello, raw: bytes) -> State:
+    """Negotiate TLS 1.2 from ``ch`` (version and null compression already checked) and
+    send the server's first flight.
+
+    Raises:
+        PeerIncompatible: no ECDHE+AEAD suite, group, signature scheme, certificate or ALPN
+            protocol in common (handshake_failure / no_application_protocol /
+            unrecognized_name); ``require_ems`` and the client lacks EMS (handshake_failure).
+        PeerMisbehaved: a non-empty renegotiation_info (handshake_failure, RFC 5746 §3.6),
+            no uncompressed EC point format (illegal_parameter, RFC 8422 §5.1.2), an EMS
+            session resumed without EMS (handshake_failure, RFC 7627 §5.3).
+    """
+    ext = ch.extensions
+    if ext.renegotiation_info not in (None, b""):
+        raise PeerMisbehaved(
+            "non-empty renegotiation_info in an initial handshake",
+            AlertDescription.handshake_failure,
+        )
+    secure_reneg = (
+        ext.renegotiation_info is not None
+        or CipherSuite.TLS_EMPTY_RENEGOTIATION_INFO_SCSV in ch.cipher_suites
+    )
+    using_ems = ext.extended_master_secret
+    if cfg.require_ems and not using_ems:
+        raise PeerIncompatible("client does not support the extended master secret (RFC 7627)")
+    if ext.ec_point_formats is not None and ECPointFormat.uncompressed not in ext.ec_point_formats:
+        raise PeerMisbehaved("client does not support uncompressed EC points")
+    offered = set(ch.cipher_suites)
+    candidates = [s for s in cfg.suites_ if isinstance(s, Tls12CipherSuite) and s.suite in offered]
+    if not candidates:
+        raise PeerIncompatible(
+            "no cipher suite in common (TLS 1.2 needs ECDHE with AES-GCM or ChaCha20-Poly1305)"
+        )
+    sni = _sni(ch)
+    alpn = _choose_alpn(cfg, ch)
+    tr = Transcript()
+    session = _find_session(cfg, ch, candidates, sni, using_ems)
+    ticketer = cfg.ticketer
+    send_ticket = ext.session_ticket is not None and ticketer is not None and ticketer.enabled()
+    cx.version = ProtocolVersion.TLSv1_2
+    cx.sni = sni
+    cx.alpn_protocol = alpn
+    if session is not None:
+        suite = next(s for s in candidates if s.suite == session.suite)
+        neg = Negotiated(
+            suite=suite,
+            client_random=ch.random,
+            server_random=_server_random(cfg),
+            session_id=ch.legacy_session_id,
+            extended_ms=True,
+            send_ticket=send_ticket,
+            sni=sni,
+        )
+        return _resume(cx, cfg, ch, raw, tr, neg, session, secure_reneg)
+
+    group = _choose_group(cfg, ch)
+    sigalgs = ext.signature_algorithms or ()
+    ck = cfg.resolver_.resolve(ClientHelloInfo(sni, sigalgs, ext.alpn, ch.cipher_suites))
+    if ck is None:
+        raise PeerIncompatible(
+            f"no certificate for server name {sni!r}",
+            AlertDescription.unrecognized_name if sni else AlertDescription.handshake_failure,
+        )
+    suite, signer = _choose_suite_and_signer(candidates, ck, sigalgs)
+    session_id = cfg.provider.secure_random(32) if cfg.session_storage.can_cache() else b""
+    neg = Negotiated(
+        suite=suite,
+        client_random=ch.random,
+        server_random=_server_random(cfg),
+        session_id=session_id,
+        extended_ms=using_ems,
+        send_ticket=send_ticket,
+        sni=sni,
+    )
+    cx.suite = suite
+    cx.kx_group = NamedGroup(group.name)
+    tr.start_hash(suite.hash_name)
+    tr.drop_buffer()
+    tr.add(raw)
+    sh_ext = ServerExtensions(
+        renegotiation_info=b"" if secure_reneg else None,
+        extended_master_secret=using_ems,
+        session_ticket=send_ticket,
+        ec_point_formats=b"\x00" if ext.ec_point_formats is not None else None,
+        alpn=alpn,
+        server_name=sni is not None,
+    )
+    _send(cx, tr, _server_hello(ch, neg, sh_ext))
+    _send(cx, tr, Certificate12(certificate_list=ck.cert_chain))
+    kx = group.start()
+    params = ServerKeyExchangeEcdhe(
+        curve_type=3, named_curve=int(group.name), public=kx.public, algorithm=0, signature=b""
+    )
+    signature = signer.sign(ch.random + neg.server_random + params.params_bytes())
+    _send(
+        cx,
+        tr,
+        ServerKeyExchangeEcdhe(
+            curve_type=3,
+            named_curve=int(group.name),
+            public=kx.public,
+            algorithm=int(signer.scheme),
+            signature=signature,
+        ),
+    )
+    _send(cx, tr, ServerHelloDone())
+    _log.debug("server sent TLS 1.2 first flight: %s, %s", suite.suite.name, group.name.name)
+    return ExpectClientKx(config=cfg, neg=neg, transcript=tr, kx=kx)
+
+
+def _choose_suite_and_signer(
+    candidates: list[Tls12CipherSuite], ck: CertifiedKey, sigalgs: tuple[int, ...]
+) -> tuple[Tls12CipherSuite, Signer]:
+    signer = ck.key.choose_scheme(sigalgs, tls13=False)
+    for suite in candidates:
+        if key_fits_suite(ck.key.algorithm, suite):
+            if signer is None or not scheme_fits_suite(signer.scheme, suite):
+                raise PeerIncompatible("no signature scheme in common with the client")
+            return suite, signer
+    raise PeerIncompatible("no cipher suite in common for our certificate's key type")
+
+
+def _server_hello(ch: ClientHello, neg: Negotiated, ext: ServerExtensions) -> ServerHello:
+    return ServerHello(
+        legacy_version=ProtocolVersion.TLSv1_2,
+        random=neg.server_random,
+        legacy_session_id_echo=neg.session_id,
+        cipher_suite=int(neg.suite.suite),
+        legacy_compression_method=0,
+        extensions=ext,
+    )
+
+
+def _resume(
+    cx: CommonState,
+    cfg: ServerConfig,
+    ch: ClientHello,
+    raw: bytes,
+    tr: Transcript,
+    neg: Negotiated,
+    session: Tls12ServerSessionValue,
+    secure_reneg: bool,
+) -> State:
+    suite = neg.suite
+    cx.suite = suite
+    cx.resumed = True
+    cx.peer_certificates = session.client_cert_chain or None
+    tr.start_hash(suite.hash_name)
+    tr.drop_buffer()
+    tr.add(raw)
+    sh_ext = ServerExtensions(
+        renegotiation_info=b"" if secure_reneg else None,
+        extended_master_secret=True,
+        session_ticket=neg.send_ticket,
+        alpn=cx.alpn_protocol,
+    )
+    _send(cx, tr, _server_hello(ch, neg, sh_ext))
+    secrets = ConnectionSecrets(
+        suite, session.master_secret, neg.client_random, neg.server_random, True
+    )
+    secrets.log(cfg.key_log)
+    if neg.send_ticket:
+        _send_ticket(cx, cfg, tr, session)
+    cx.send_ccs()
+    secrets.install_encrypter(cx, client=False)
+    _send(cx, tr, Finished(verify_data=secrets.verify_data(False, tr.current_hash())))
+    _log.debug("server resuming TLS 1.2 session (%s)", suite.suite.name)
+    return ExpectCcs(config=cfg, neg=neg, transcript=tr, secrets=secrets, resuming=True)
+
+
+def _send_ticket(
+    cx: CommonState, cfg: ServerConfig, tr: Transcript, session: Tls12ServerSessionValue
+) -> None:
+    ticketer = cfg.ticketer
+    if ticketer is None:
+        return
+    ticket = ticketer.encrypt(session.encode()) or b""
+    # An empty ticket says "no ticket this time" (RFC 5077 §3.3).
+    _send(cx, tr, NewSessionTicket12(ticket_lifetime_hint=ticketer.lifetime(), ticket=ticket))
+
+
+@dataclass(slots=True, kw_only=True)
+class ExpectClientKx:
+    """Waiting for ClientKeyExchange."""
+
+    config: ServerConfig
+    neg: Negotiated
+    transcript: Transcript
+    kx: ActiveKeyExchange
+
+    def handle(self, cx: CommonState, msg: Message) -> State:
+        """Complete ECDHE and derive the master secret (extended when negotiated).
+
+        Raises:
+            PeerMisbehaved: an invalid ECDHE share (illegal_parameter).
+        """
+        m = expect_handshake(msg, "ClientKeyExchange")
+        cke = m.expect(ClientKeyExchangeEcdhe)
+        pms = self.kx.complete(cke.public)
+        tr = self.transcript
+        tr.add(m.raw)
+        neg = self.neg
+        secrets = ConnectionSecrets.from_key_exchange(
+            neg.suite,
+            pms,
+            neg.client_random,
+            neg.server_random,
+            tr.current_hash() if neg.extended_ms else None,
+        )
+        secrets.log(self.config.key_log)
+        return ExpectCcs(
+            config=self.config, neg=neg, transcript=tr, secrets=secrets, resuming=False
+        )
+
+
+@dataclass(slots=True, kw_only=True)
+class ExpectCcs:
+    """Waiting for the client's ChangeCipherSpec."""
+
+    config: ServerConfig
+    neg: Negotiated
+    transcript: Transcript
+    secrets: ConnectionSecrets
+    resuming: bool
+
+    def handle(self, cx: CommonState, msg: Message) -> State:
+        """Switch reads to the client's keys.
+
+        Raises:
+            InappropriateMessage: anything but ChangeCipherSpec (unexpected_message).
+            PeerMisbehaved: a handshake message spans the ChangeCipherSpec.
+        """
+        if not isinstance(msg, ChangeCipherSpecMsg):
+            raise unexpected(msg, "ChangeCipherSpec")
+        self.secrets.install_decrypter(cx, client=True)
+        return ExpectFinished(
+            config=self.config, neg=self.neg, transcript=self.transcript,
+            secrets=self.secrets, resuming=self.resuming,
+        )  # fmt: skip
+
+
+@dataclass(slots=True, kw_only=True)
+class ExpectFinished:
+    """Waiting for the client's Finished."""
+
+    config: ServerConfig
+    neg: Negotiated
+    transcript: Transcript
+    secrets: ConnectionSecrets
+    resuming: bool
+
+    def handle(self, cx: CommonState, msg: Message) -> State:
+        """Check the client's Finished; after a full handshake store the session and send
+        [NewSessionTicket], ChangeCipherSpec, Finished.
+
+        Raises:
+            PeerMisbehaved: the Finished value is wrong (decrypt_error).
+        """
+        m = expect_handshake(msg, "Finished")
+        fin = m.expect(Finished)
+        tr = self.transcript
+        secrets = self.secrets
+        secrets.check_finished(True, tr.current_hash(), fin.verify_data)
+        tr.add(m.raw)
+        cfg = self.config
+        neg = self.neg
+        if not self.resuming:
+            value = Tls12ServerSessionValue(
+                suite=int(neg.suite.suite),
+                master_secret=secrets.master_secret,
+                extended_ms=neg.extended_ms,
+                sni=neg.sni,
+                alpn=cx.alpn_protocol,
+                client_cert_chain=(),
+                created_at=_now(cfg),
+            )
+            if neg.extended_ms and neg.session_id:
+                cfg.session_storage.put(neg.session_id, value.encode())
+            if neg.send_ticket:
+                if neg.extended_ms:
+                    _send_ticket(cx, cfg, tr, value)
+                else:
+                    _send(cx, tr, NewSessionTicket12(ticket_lifetime_hint=0, ticket=b""))
+            cx.send_ccs()
+            secrets.install_encrypter(cx, client=False)
+            _send(cx, tr, Finished(verify_data=secrets.verify_data(False, tr.current_hash())))
+        cx.exporter = Tls12Exporter(secrets)
+        cx.start_traffic()
+        _log.debug("server TLS 1.2 handshake complete (resumed=%s)", self.resuming)
+        return ExpectTraffic(suite=neg.suite, refusals=0)
+
+
+@dataclass(slots=True, kw_only=True)
+class ExpectTraffic:
+    """The TLS 1.2 handshake is done; renegotiation is refused (RFC 5746 §4.4)."""
+
+    suite: Tls12CipherSuite
+    refusals: int
+
+    def handle(self, cx: CommonState, msg: Message) -> State:
+        """Answer a ClientHello with a no_renegotiation warning; nothing else may arrive.
+
+        Raises:
+            InappropriateMessage: any other message (unexpected_message).
+            PeerMisbehaved: too many renegotiation attempts.
+        """
+        m = expect_handshake(msg, "application data")
+        if m.typ != HandshakeType.client_hello:
+            raise unexpected(m, "application data")
+        if self.refusals >= MAX_RENEGOTIATION_REFUSALS:
+            raise PeerMisbehaved(
+                "too many renegotiation attempts", AlertDescription.unexpected_message
+            )
+        _log.debug("server refusing renegotiation")
+        cx.send_alert(AlertLevel.warning, AlertDescription.no_renegotiation)
+        return ExpectTraffic(suite=self.suite, refusals=self.refusals + 1)
