@@ -335,12 +335,8 @@ def test_usage_protover_12_not_implemented_yet() -> None:
 @pytest.mark.parametrize(
     "extra",
     [
-        ["--auth", "ca.pem"],
-        ["--require-auth"],
         ["--resumption"],
         ["--tickets"],
-        ["--ocsp", "x.der"],
-        ["--sct", "x.sct"],
         ["--max-early-data", "1024"],
     ],
 )
@@ -352,7 +348,7 @@ def test_usage_pending_server_features(pki: Any, extra: list[str]) -> None:
 
 @pytest.mark.parametrize(
     "extra",
-    [["--auth-key", "k.pem", "--auth-certs", "c.pem"], ["--resume", "2"], ["--early-data"]],
+    [["--resume", "2"], ["--early-data"]],
 )
 def test_usage_pending_client_features(extra: list[str]) -> None:
     line = usage_error(["client", "localhost", *extra])
@@ -367,7 +363,7 @@ def test_usage_missing_and_bad_arguments(pki: Any, tmp_path: Path) -> None:
                                              *identity_args(pki.server())])  # fmt: skip
     missing = tmp_path / "nope.pem"
     line = usage_error(["server", "--port", "0", "--cert", str(missing), "--key", str(missing)])
-    assert "cannot read certificate or key" in line
+    assert f"--cert {missing}: No such file or directory" in line
     assert usage_error([]).startswith("tlspipe: error:")
 
 
@@ -377,6 +373,114 @@ def test_help_and_version() -> None:
     for sub in ("server", "client", "demo"):
         res = run_tlspipe([sub, "--help"])
         assert res.returncode == 0 and b"usage: tlspipe " + sub.encode() in res.stdout
+
+
+def test_usage_auth_option_pairs(pki: Any) -> None:
+    line = usage_error(["server", "--port", "0", *identity_args(pki.server()), "--require-auth"])
+    assert line.endswith("--require-auth needs --auth CA.pem")
+    line = usage_error(["client", "localhost", "--auth-key", "k.pem"])
+    assert line.endswith("--auth-key and --auth-certs go together")
+
+
+# -- client authentication and stapling ----------------------------------------------------------
+
+
+def client_auth_args(pki: Any) -> list[str]:
+    c = pki.client()
+    return ["--auth-key", str(c.key_pem), "--auth-certs", str(c.chain_pem)]
+
+
+def test_client_auth_tlspipe_both_ends(pki: Any) -> None:
+    ident = pki.server()
+    srv = TlspipeServer([*identity_args(ident), "--auth", str(ident.ca_pem), "--require-auth"])
+    try:
+        base = ["client", "localhost", "--port", str(srv.port), "--cafile", str(ident.ca_pem),
+                "--http"]  # fmt: skip
+        res = run_tlspipe([*base, *client_auth_args(pki)])
+        assert res.returncode == 0, res.stderr
+        assert re.search(rb"client=CN=[^,]*,O=tlspipe tests", res.stdout), res.stdout
+        res = run_tlspipe(base)  # no certificate: the server refuses
+        assert res.returncode == 1
+        err = res.stderr.decode()
+        assert err.count("\n") == 1 and "certificate_required" in err, err
+    finally:
+        srv.stop()
+
+
+def test_openssl_client_cert_to_tlspipe_server(pki: Any) -> None:
+    ident, client = pki.server(), pki.client()
+    srv = TlspipeServer([*identity_args(ident), "--auth", str(ident.ca_pem), "--require-auth"])
+    try:
+        res = openssl_client(
+            srv.port,
+            args=[*verify_args(pki), "-ign_eof", "-cert", str(client.leaf_pem),
+                  "-key", str(client.key_pem), "-cert_chain", str(client.intermediates_pem)],
+            stdin_data=b"GET / HTTP/1.0\r\n\r\n",
+        )  # fmt: skip
+    finally:
+        srv.stop()
+    assert res.ok, res.output
+    assert re.search(r"client=CN=[^,]*,O=tlspipe tests", res.output), res.output
+
+
+def test_client_cert_to_openssl_server(pki: Any) -> None:
+    ident = pki.server()
+    args = ["-www", "-Verify", "2", "-verify_return_error", "-CAfile", str(ident.ca_pem)]
+    with openssl_server(ident, args=args) as peer:
+        res = run_tlspipe(
+            ["client", "localhost", "--port", str(peer.port), "--cafile", str(ident.ca_pem),
+             "--http", *client_auth_args(pki)]
+        )  # fmt: skip
+        out = peer.output()
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith(b"HTTP/1.0 200 ok")
+    assert "verify error" not in out.lower()
+
+
+def _ocsp_response(pki: Any, ident: Any) -> bytes:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509 import ocsp
+
+    leaf = x509.load_der_x509_certificate(ident.chain_der[0])
+    issuer = pki.intermediate
+    now = dt.datetime.now(dt.UTC)
+    resp = (
+        ocsp.OCSPResponseBuilder()
+        .add_response(
+            cert=leaf, issuer=issuer.cert, algorithm=hashes.SHA256(),
+            cert_status=ocsp.OCSPCertStatus.GOOD, this_update=now - dt.timedelta(hours=1),
+            next_update=now + dt.timedelta(days=1), revocation_time=None, revocation_reason=None,
+        )
+        .responder_id(ocsp.OCSPResponderEncoding.HASH, issuer.cert)
+        .sign(issuer.key, hashes.SHA256())
+    )  # fmt: skip
+    return resp.public_bytes(serialization.Encoding.DER)
+
+
+def test_server_staples_ocsp_and_sct(pki: Any, tmp_path: Path) -> None:
+    ident = pki.server()
+    ocsp_file = tmp_path / "resp.der"
+    ocsp_file.write_bytes(_ocsp_response(pki, ident))
+    sct_file = tmp_path / "scts.bin"
+    sct_file.write_bytes(b"\x00\x06\x00\x04abcd")  # a SignedCertificateTimestampList
+    srv = TlspipeServer([*identity_args(ident), "--ocsp", str(ocsp_file), "--sct", str(sct_file)])
+    try:
+        res = openssl_client(srv.port, args=[*verify_args(pki), "-status"])
+        assert res.ok, res.output
+        assert "OCSP Response Status: successful" in res.output
+        assert "Cert Status: good" in res.output
+        res2 = run_tlspipe(
+            ["client", "localhost", "--port", str(srv.port), "--cafile", str(ident.ca_pem),
+             "--http", "--verbose"]
+        )  # fmt: skip
+        assert res2.returncode == 0, res2.stderr
+        size = ocsp_file.stat().st_size
+        assert f"ocsp={size}B sct=8B".encode() in res2.stderr, res2.stderr
+    finally:
+        srv.stop()
 
 
 # -- demo ----------------------------------------------------------------------------------------

@@ -56,8 +56,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     sni.add_argument("--no-sni", action="store_true", help="do not send server_name")
     p.add_argument("--http", action="store_true", help="send GET / and print the response")
     options.add_common_options(p)
-    p.add_argument("--auth-key", metavar="K.pem", help="client private key (pending)")
-    p.add_argument("--auth-certs", metavar="C.pem", help="client certificate chain (pending)")
+    p.add_argument("--auth-key", metavar="K.pem", help="client private key (with --auth-certs)")
+    p.add_argument("--auth-certs", metavar="C.pem", help="client certificate chain, leaf first")
     p.add_argument("--resume", type=int, metavar="N", help="resume N times (pending)")
     p.add_argument("--early-data", action="store_true", help="send 0-RTT data (pending)")
     p.set_defaults(func=run, parser=p)
@@ -65,9 +65,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def _build_config(p: argparse.ArgumentParser, args: argparse.Namespace) -> ClientConfig:
     options.check_pending_features(p, args)
+    if (args.auth_key is None) != (args.auth_certs is None):
+        p.error("--auth-key and --auth-certs go together")
     try:
         roots = RootCertStore.from_pem_file(args.cafile) if args.cafile else None
-        return ClientConfig(
+        config = ClientConfig(
             root_store=roots,
             alpn_protocols=tuple(a.encode() for a in args.alpn),
             versions=options.versions_for(args),
@@ -76,6 +78,12 @@ def _build_config(p: argparse.ArgumentParser, args: argparse.Namespace) -> Clien
             provider=options.provider_for(args),
             enable_sni=not args.no_sni,
         )
+        if args.auth_key is not None:
+            config = config.with_client_auth_cert(
+                options.read_file(p, "--auth-certs", args.auth_certs),
+                options.read_file(p, "--auth-key", args.auth_key),
+            )
+        return config
     except ConfigError as e:
         p.error(str(e))
 
@@ -154,6 +162,8 @@ def _print_negotiated(conn: ClientConnection, seconds: float) -> None:
         f"tlspipe client: {ver} {options.iana_suite_name(suite.suite) if suite else '?'} "
         f"group={group.name if group else '-'} "
         f"alpn={alpn.decode('ascii', 'replace') if alpn else '-'} "
+        f"ocsp={len(conn.peer_ocsp_response or b'')}B "
+        f"sct={len(conn.peer_sct_list or b'')}B "
         f"handshake {seconds * 1000:.1f} ms",
         file=sys.stderr,
         flush=True,

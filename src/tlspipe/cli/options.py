@@ -29,6 +29,7 @@ __all__ = [
     "check_pending_features",
     "iana_suite_name",
     "provider_for",
+    "read_file",
     "setup_logging",
     "version_name",
     "versions_for",
@@ -114,17 +115,11 @@ def add_common_options(p: argparse.ArgumentParser) -> None:
 
 #: Options whose feature has not landed yet: dest → (flag, feature).
 PENDING: dict[str, tuple[str, str]] = {
-    "auth": ("--auth", "client authentication"),
-    "require_auth": ("--require-auth", "client authentication"),
-    "auth_key": ("--auth-key", "client authentication"),
-    "auth_certs": ("--auth-certs", "client authentication"),
     "resumption": ("--resumption", "session resumption"),
     "tickets": ("--tickets", "session tickets"),
     "resume": ("--resume", "session resumption"),
     "early_data": ("--early-data", "0-RTT early data"),
     "max_early_data": ("--max-early-data", "0-RTT early data"),
-    "ocsp": ("--ocsp", "OCSP stapling"),
-    "sct": ("--sct", "certificate transparency (SCT)"),
 }
 
 
@@ -165,6 +160,19 @@ def version_name(version: ProtocolVersion | None) -> str:
     if version is None:
         return "?"
     return f"TLS 1.{(int(version) & 0xFF) - 1}"
+
+
+def read_file(p: argparse.ArgumentParser, flag: str, path: str) -> bytes:
+    """The contents of ``path``; a usage error (exit 2) naming ``flag`` if unreadable.
+
+    Raises:
+        SystemExit: with status 2.
+    """
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        p.error(f"{flag} {path}: {e.strerror or e}")
 
 
 def setup_logging(verbose: bool) -> None:

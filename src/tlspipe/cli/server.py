@@ -22,10 +22,20 @@ import sys
 import threading
 from types import FrameType
 
+from cryptography import x509
+
+from ..crypto.sign import CertifiedKey
 from ..errors import ConfigError, Error
 from ..server.config import ServerConfig
 from ..server.connection import ServerConnection
 from ..stream import StreamOwned
+from ..verify.base import ClientCertVerifier
+from ..verify.roots import RootCertStore
+from ..verify.webpki import (
+    AllowAnyAnonymousOrAuthenticatedClient,
+    AllowAnyAuthenticatedClient,
+    NoClientAuth,
+)
 from . import options
 
 __all__ = ["MAX_CONNECTIONS", "add_parser", "run"]
@@ -51,22 +61,36 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--key", required=True, metavar="KEY.pem", help="private key")
     p.add_argument("--mode", choices=("http", "echo"), default="http", help="default: http")
     options.add_common_options(p)
-    p.add_argument("--auth", metavar="CA.pem", help="verify client certificates (pending)")
-    p.add_argument("--require-auth", action="store_true", help="require a client certificate")
+    p.add_argument("--auth", metavar="CA.pem", help="ask for client certificates from this CA")
+    p.add_argument("--require-auth", action="store_true", help="with --auth: refuse clients "
+                   "without a certificate")  # fmt: skip
     p.add_argument("--resumption", action="store_true", help="stateful resumption (pending)")
     p.add_argument("--tickets", action="store_true", help="session tickets (pending)")
-    p.add_argument("--ocsp", metavar="FILE.der", help="staple this OCSP response (pending)")
-    p.add_argument("--sct", metavar="FILE", help="send this SCT list (pending)")
+    p.add_argument("--ocsp", metavar="FILE.der", help="staple this OCSP response (DER)")
+    p.add_argument("--sct", metavar="FILE", help="send this SignedCertificateTimestampList")
     p.add_argument("--max-early-data", type=int, metavar="N", help="accept 0-RTT (pending)")
     p.set_defaults(func=run, parser=p)
 
 
 def _build_config(p: argparse.ArgumentParser, args: argparse.Namespace) -> ServerConfig:
     options.check_pending_features(p, args)
+    if args.require_auth and not args.auth:
+        p.error("--require-auth needs --auth CA.pem")
+    chain = options.read_file(p, "--cert", args.cert)
+    key = options.read_file(p, "--key", args.key)
+    ocsp = options.read_file(p, "--ocsp", args.ocsp) if args.ocsp else None
+    sct = options.read_file(p, "--sct", args.sct) if args.sct else None
     try:
-        return ServerConfig.from_pem_files(
-            args.cert,
-            args.key,
+        verifier: ClientCertVerifier = NoClientAuth()
+        if args.auth:
+            roots = RootCertStore.from_pem_file(args.auth)
+            if args.require_auth:
+                verifier = AllowAnyAuthenticatedClient(roots)
+            else:
+                verifier = AllowAnyAnonymousOrAuthenticatedClient(roots)
+        return ServerConfig(
+            certified_key=CertifiedKey.from_pem(chain, key, ocsp=ocsp, sct_list=sct),
+            client_verifier=verifier,
             alpn_protocols=tuple(a.encode() for a in args.alpn),
             versions=options.versions_for(args),
             cipher_suites=tuple(args.suite) if args.suite else None,
@@ -87,7 +111,18 @@ def _describe(conn: ServerConnection) -> str:
         f" group={group.name if group else '-'}"
         f" alpn={alpn.decode('ascii', 'replace') if alpn else '-'}"
         f" sni={conn.server_name or '-'}"
+        f" client={_subject(conn.peer_certificates)}"
     )
+
+
+def _subject(chain: tuple[bytes, ...] | None) -> str:
+    """The client certificate's subject (RFC 4514), or ``-``."""
+    if not chain:
+        return "-"
+    try:
+        return x509.load_der_x509_certificate(chain[0]).subject.rfc4514_string()
+    except ValueError:
+        return "?"
 
 
 class _Server:
