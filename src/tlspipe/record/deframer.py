@@ -31,12 +31,17 @@ Choices (the spec left them open):
   ``unexpected_message``.
 - Headers are checked as soon as their bytes are present, before the payload has arrived,
   so garbage fails fast.
+
+Speed (the bulk receive path): :class:`Record` is a ``NamedTuple`` (immutable, built in a
+third of a frozen dataclass's time), and a ``bytes`` object fed while nothing is buffered is
+kept as it is instead of being copied into the buffer: records are sliced straight out of it,
+and only an incomplete tail is ever copied.
 """
 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..enums import AlertDescription
 from ..errors import DecodeError, RecordOverflow
@@ -72,8 +77,7 @@ _HS_HEADER = struct.Struct("!I")
 _VALID_TYPE = bytes(1 if t in (20, 21, 22, 23) else 0 for t in range(256))
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
     """One TLS record as it was on the wire (RFC 8446 §5.1)::
 
         struct {
@@ -84,7 +88,8 @@ class Record:
         } TLSPlaintext;
 
     ``payload`` is the fragment (ciphertext for protected records).  The header is not kept:
-    :meth:`header` rebuilds it (the AEAD additional data needs it).
+    :meth:`header` rebuilds it (the AEAD additional data needs it).  Immutable (a
+    ``NamedTuple``).
     """
 
     content_type: int
@@ -138,7 +143,7 @@ class Deframer:
         ValueError: ``max_buffer`` smaller than one maximal record (a programming error).
     """
 
-    __slots__ = ("_buf", "_max_buffer", "_max_record")
+    __slots__ = ("_buf", "_max_buffer", "_max_record", "_off", "_pend")
 
     def __init__(
         self, max_buffer: int = DEFAULT_MAX_BUFFER, *, max_record_len: int = MAX_CIPHERTEXT_TLS12
@@ -147,7 +152,11 @@ class Deframer:
             raise ValueError("max_record_len must be in 0..65535")
         if max_buffer < HEADER_LEN + max_record_len:
             raise ValueError("max_buffer must hold at least one maximal record")
+        # Buffered octets, in order: _pend[_off:] (an immutable bytes object fed while _buf
+        # was empty, not copied) then _buf.  Invariant: _buf is empty while _pend is in use.
         self._buf = bytearray()
+        self._pend = b""
+        self._off = 0
         self._max_buffer = max_buffer
         self._max_record = max_record_len
 
@@ -165,15 +174,23 @@ class Deframer:
 
     def space(self) -> int:
         """How many more octets :meth:`feed` would accept now."""
-        return self._max_buffer - len(self._buf)
+        return self._max_buffer - len(self)
 
     def __len__(self) -> int:
         """Number of buffered octets not yet returned as records."""
-        return len(self._buf)
+        return len(self._buf) + len(self._pend) - self._off
 
     def is_empty(self) -> bool:
         """True when no octets are buffered (no partial record: a clean place for EOF)."""
-        return not self._buf
+        return not self._buf and not self._pend
+
+    def _spill(self) -> None:
+        """Move the unconsumed part of ``_pend`` into ``_buf`` (which is empty)."""
+        if self._pend:
+            with memoryview(self._pend) as mv:
+                self._buf += mv[self._off :]
+            self._pend = b""
+            self._off = 0
 
     def feed(self, data: bytes | bytearray | memoryview) -> int:
         """Buffer TLS bytes from the peer.
@@ -183,13 +200,24 @@ class Deframer:
             ``max_buffer``, in which case a prefix is taken (possibly 0).  Pop records and
             offer the remainder again.
         """
-        room = self._max_buffer - len(self._buf)
         n = len(data) if not isinstance(data, memoryview) else data.nbytes
+        buf = self._buf
+        if not buf and not self._pend:
+            if n <= self._max_buffer and type(data) is bytes:
+                if n:
+                    self._pend = data  # immutable: kept without copying
+                    self._off = 0
+                return n
+            room = self._max_buffer
+        else:
+            room = self._max_buffer - len(buf) - len(self._pend) + self._off
         if n <= room:
+            self._spill()
             self._buf += data
             return n
         if room <= 0:
             return 0
+        self._spill()
         mv = data if isinstance(data, memoryview) else memoryview(data)
         self._buf += mv.cast("B")[:room]
         return room
@@ -205,6 +233,23 @@ class Deframer:
                 octet not 3 (alert ``decode_error``).
             RecordOverflow: length field above the bound (alert ``record_overflow``).
         """
+        p = self._pend
+        if p:
+            off = self._off
+            total = len(p)
+            if total - off >= HEADER_LEN:
+                typ, version, length = _HEADER.unpack_from(p, off)
+                if not _VALID_TYPE[typ] or (version >> 8) != 3 or length > self._max_record:
+                    _check_header_prefix(p[off : off + HEADER_LEN], HEADER_LEN, self._max_record)
+                end = off + HEADER_LEN + length
+                if end <= total:
+                    if end == total:
+                        self._pend = b""
+                        self._off = 0
+                    else:
+                        self._off = end
+                    return _new_record(Record, (typ, version, p[off + HEADER_LEN : end]))
+            self._spill()  # an incomplete record: continue in the buffer
         buf = self._buf
         have = len(buf)
         if have < HEADER_LEN:
@@ -220,7 +265,12 @@ class Deframer:
         with memoryview(buf) as mv:
             payload = mv[HEADER_LEN:end].tobytes()
         del buf[:end]
-        return Record(typ, version, payload)
+        return _new_record(Record, (typ, version, payload))
+
+
+_new_record = tuple.__new__
+"""Builds a :class:`Record` from a ``(type, version, payload)`` tuple without the
+``NamedTuple`` argument handling (the hot path)."""
 
 
 class HandshakeJoiner:

@@ -243,7 +243,7 @@ class Tls13Encrypter:
         ValueError: ``iv`` is not 12 bytes (a programming error).
     """
 
-    __slots__ = ("_aead", "_iv", "confidentiality_limit")
+    __slots__ = ("_aead", "_iv", "_seal", "confidentiality_limit")
 
     def __init__(
         self,
@@ -253,6 +253,7 @@ class Tls13Encrypter:
         confidentiality_limit: int = AES_GCM_CONFIDENTIALITY_LIMIT,
     ) -> None:
         self._aead = aead
+        self._seal = aead.seal
         self._iv = _check_iv(iv, 12, "TLS 1.3 iv")
         self.confidentiality_limit = confidentiality_limit
 
@@ -277,16 +278,18 @@ class Tls13Encrypter:
             InternalError: payload over 2^14, or payload + padding over 2^14 (RFC 8446 §5.4:
                 the inner plaintext may not exceed 2^14 + 1).
         """
-        n = len(payload) if isinstance(payload, bytes) else payload.nbytes
-        if n + padding > MAX_PLAINTEXT or padding < 0:
-            raise InternalError("record: TLS 1.3 inner plaintext exceeds 2^14 + 1")
+        n = payload.nbytes if isinstance(payload, memoryview) else len(payload)
         if padding:
+            if n + padding > MAX_PLAINTEXT or padding < 0:
+                raise InternalError("record: TLS 1.3 inner plaintext exceeds 2^14 + 1")
             inner = b"".join((payload, _TYPE_BYTE[content_type], bytes(padding)))
+            n += padding
+        elif n > MAX_PLAINTEXT:
+            raise InternalError("record: TLS 1.3 inner plaintext exceeds 2^14 + 1")
         else:
             inner = b"".join((payload, _TYPE_BYTE[content_type]))
-        header = _HEADER13_PREFIX + (n + padding + 1 + TAG_LEN).to_bytes(2, "big")
-        nonce = (self._iv ^ seq).to_bytes(12, "big")
-        return header + self._aead.seal(nonce, header, inner)
+        header = _HEADER13_PREFIX + (n + 1 + TAG_LEN).to_bytes(2, "big")
+        return header + self._seal((self._iv ^ seq).to_bytes(12, "big"), header, inner)
 
 
 class Tls13Decrypter:
@@ -301,12 +304,13 @@ class Tls13Decrypter:
         ValueError: ``iv`` is not 12 bytes (a programming error).
     """
 
-    __slots__ = ("_aead", "_iv", "integrity_limit")
+    __slots__ = ("_aead", "_iv", "_open", "integrity_limit")
 
     def __init__(
         self, aead: RecordAead, iv: bytes, *, integrity_limit: int = AEAD_INTEGRITY_LIMIT
     ) -> None:
         self._aead = aead
+        self._open = aead.open
         self._iv = _check_iv(iv, 12, "TLS 1.3 iv")
         self.integrity_limit = integrity_limit
 
@@ -332,34 +336,38 @@ class Tls13Decrypter:
             RecordOverflow: ciphertext over 2^14 + 256 or inner plaintext over 2^14 + 1.
             DecryptError: shorter than a tag, or the tag does not verify.
         """
-        if record.content_type != _APPDATA:
+        typ, _, payload = record
+        if typ != _APPDATA:
             raise PeerMisbehaved(
-                f"record: protected TLS 1.3 record with outer type {record.content_type}",
+                f"record: protected TLS 1.3 record with outer type {typ}",
                 alert=AlertDescription.unexpected_message,
             )
-        payload = record.payload
         n = len(payload)
         if n > MAX_CIPHERTEXT_TLS13:
             raise RecordOverflow(f"record: ciphertext length {n} exceeds 2^14 + 256")
         if n < TAG_LEN:
             raise DecryptError("record: ciphertext shorter than the tag")
-        header = _HEADER13_PREFIX + n.to_bytes(2, "big")
-        inner = self._aead.open((self._iv ^ seq).to_bytes(12, "big"), header, payload)
-        if len(inner) > MAX_PLAINTEXT + 1:
+        inner = self._open(
+            (self._iv ^ seq).to_bytes(12, "big"), _HEADER13_PREFIX + n.to_bytes(2, "big"), payload
+        )
+        m = len(inner)
+        if m > MAX_PLAINTEXT + 1:
             raise RecordOverflow("record: TLS 1.3 inner plaintext exceeds 2^14 + 1")
-        end = len(inner.rstrip(b"\x00"))
-        if not end:
-            raise PeerMisbehaved(
-                "record: TLS 1.3 inner plaintext has no content type",
-                alert=AlertDescription.unexpected_message,
-            )
-        typ = inner[end - 1]
+        typ = inner[-1] if m else 0
+        if not typ:  # zero padding (RFC 8446 §5.4): find the last non-zero octet
+            m = len(inner.rstrip(b"\x00"))
+            if not m:
+                raise PeerMisbehaved(
+                    "record: TLS 1.3 inner plaintext has no content type",
+                    alert=AlertDescription.unexpected_message,
+                )
+            typ = inner[m - 1]
         if typ not in _INNER_OK:
             raise PeerMisbehaved(
                 f"record: TLS 1.3 inner content type {typ} not allowed",
                 alert=AlertDescription.unexpected_message,
             )
-        return typ, inner[: end - 1]
+        return typ, inner[: m - 1]
 
 
 # -- TLS 1.2 ---------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator
+from itertools import islice
 
 __all__ = ["IOV_MAX", "SendQueue", "fragment"]
 
@@ -37,20 +38,23 @@ def fragment(payload: bytes | memoryview, max_fragment: int) -> Iterator[memoryv
     if mv.format != "B" or mv.ndim != 1:
         mv = mv.cast("B")
     n = mv.nbytes
-    for start in range(0, n, max_fragment):
-        yield mv[start : start + max_fragment]
+    if n <= max_fragment:  # the common case: one fragment, no generator
+        return iter((mv,) if n else ())
+    return (mv[start : start + max_fragment] for start in range(0, n, max_fragment))
 
 
 class SendQueue:
     """Protected records waiting to be written, as a deque of chunks.
 
-    ``len(queue)`` is the number of octets queued.
+    ``len(queue)`` is the number of octets queued.  Chunks are the pushed ``bytes`` objects
+    themselves (a partly consumed head becomes a ``memoryview`` slice); views are made only
+    when :meth:`pending` hands them out.
     """
 
     __slots__ = ("_chunks", "_size")
 
     def __init__(self) -> None:
-        self._chunks: deque[memoryview] = deque()
+        self._chunks: deque[bytes | memoryview] = deque()
         self._size = 0
 
     def __len__(self) -> int:
@@ -67,7 +71,9 @@ class SendQueue:
     def push(self, record: bytes) -> None:
         """Queue one complete record (or any bytes); empty input is ignored."""
         if record:
-            self._chunks.append(memoryview(record))
+            if type(record) is not bytes:  # never queue a mutable buffer
+                record = bytes(record)
+            self._chunks.append(record)
             self._size += len(record)
 
     def pending(self, max_chunks: int = IOV_MAX) -> list[memoryview]:
@@ -76,9 +82,8 @@ class SendQueue:
         The views stay valid after :meth:`consume`; they must not be kept past the write.
         """
         chunks = self._chunks
-        if len(chunks) <= max_chunks:
-            return list(chunks)
-        return [chunks[i] for i in range(max_chunks)]
+        k = min(len(chunks), max_chunks)
+        return [c if isinstance(c, memoryview) else memoryview(c) for c in islice(chunks, k)]
 
     def consume(self, n: int) -> None:
         """Drop the first ``n`` octets (what the socket accepted).
@@ -97,7 +102,8 @@ class SendQueue:
                 chunks.popleft()
                 n -= k
             else:
-                chunks[0] = head[n:]
+                mv = head if isinstance(head, memoryview) else memoryview(head)
+                chunks[0] = mv[n:]
                 n = 0
 
     def take_all(self) -> bytes:
@@ -105,8 +111,7 @@ class SendQueue:
         chunks = self._chunks
         if len(chunks) == 1:
             head = chunks[0]
-            obj = head.obj
-            out = obj if isinstance(obj, bytes) and len(obj) == len(head) else head.tobytes()
+            out = head if isinstance(head, bytes) else head.tobytes()
         else:
             out = b"".join(chunks)
         chunks.clear()
