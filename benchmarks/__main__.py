@@ -34,7 +34,7 @@ import cryptography
 
 import tlspipe
 
-from . import ceiling, memory
+from . import ceiling, clock, memory
 from .pki import Identity, make_identity
 from .stacks import BenchError, SslStack, TlspipeStack, tls12_supported, tlspipe_resumes
 
@@ -86,10 +86,10 @@ def _rate(fn: Callable[[], object], n: int) -> float:
     pays for freeing connections inside the sample (and OpenSSL, which drops a session from
     its server cache when an SSL object is freed without a shutdown, keeps it)."""
     keep = []
-    t = time.perf_counter()
+    t = clock.now()
     for _ in range(n):
         keep.append(fn())
-    rate = n / (time.perf_counter() - t)
+    rate = n / (clock.now() - t)
     del keep
     return rate
 
@@ -208,7 +208,12 @@ def run(args: argparse.Namespace) -> list[Row]:
         if args.verbose:
             print(*a, file=sys.stderr, flush=True)
 
-    cases = _handshake_cases(ids)
+    only = args.only
+
+    def wanted(key: str) -> bool:
+        return only is None or any(o in key for o in only.split(","))
+
+    cases = [c for c in _handshake_cases(ids) if wanted(c.row.key)]
     for c in cases:
         if not c.resumed:
             c.ssl.check()
@@ -224,7 +229,11 @@ def run(args: argparse.Namespace) -> list[Row]:
         tp.check()
         sl.check()
         key = "bulk_" + label.lower().replace("-", "")
-        bulk_rows.append((Row(key, f"bulk client→server, TLS 1.3 {label}", "MB/s"), tp, sl, suite))
+        if wanted(key):
+            bulk_rows.append(
+                (Row(key, f"bulk client→server, TLS 1.3 {label}", "MB/s"), tp, sl, suite)
+            )
+    use_memory = not args.no_memory and wanted("memory_idle_pair")
     mem_row = Row(
         "memory_idle_pair",
         "memory per idle connection pair (TLS 1.3)",
@@ -252,13 +261,13 @@ def run(args: argparse.Namespace) -> list[Row]:
                     row.tlspipe.append(bulk / tp.bulk(bulk) / 1e6)
             row.ceiling.append(ceiling.aead_mb_per_s(suite, bulk))
             log(rep, row.key, row.tlspipe[-1], row.ssl[-1], row.ceiling[-1])
-        if not args.no_memory:
+        if use_memory:
             for who in order:
                 kib = memory.run_child(who, "ecdsa", pairs, certdir) / 1024
                 (mem_row.tlspipe if who == "tlspipe" else mem_row.ssl).append(kib)
             log(rep, "memory", mem_row.tlspipe[-1], mem_row.ssl[-1])
     rows = [c.row for c in cases] + [r for r, *_ in bulk_rows]
-    if not args.no_memory:
+    if use_memory:
         rows.append(mem_row)
     return rows
 
@@ -318,6 +327,7 @@ def meta(args: argparse.Namespace) -> dict[str, Any]:
         "tlspipe": getattr(tlspipe, "__version__", "?"),
         "machine": platform.platform(),
         "quick": bool(args.quick),
+        "clock": clock.name(),
         "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
@@ -331,10 +341,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--handshakes", type=int, help="handshakes per sample (default 300)")
     p.add_argument("--bulk-mib", type=int, help="MiB per bulk sample (default 256)")
     p.add_argument("--pairs", type=int, help="idle pairs for the memory row (default 2000)")
+    p.add_argument("--only", help="comma-separated substrings of row keys to run (e.g. bulk)")
     p.add_argument("--no-memory", action="store_true", help="skip the memory row")
     p.add_argument("--certdir", help="where to write the benchmark PKI (default: a temp dir)")
+    p.add_argument(
+        "--clock",
+        choices=("cpu", "wall"),
+        default="cpu",
+        help="time samples by this process's CPU time (default; robust on a shared machine) "
+        "or by wall time",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log each sample to stderr")
     args = p.parse_args(argv)
+    clock.select(args.clock)
     t0 = time.perf_counter()
     rows = run(args)
     print(table(rows))

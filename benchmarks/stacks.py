@@ -19,13 +19,13 @@ import contextlib
 import ctypes
 import dataclasses
 import ssl
-import time
 from typing import Any
 
 import tlspipe
 from tlspipe.config import IMPLEMENTED_VERSIONS
 from tlspipe.enums import CipherSuite, NamedGroup, ProtocolVersion
 
+from . import clock
 from .pki import SERVER_NAME, Identity
 
 CHUNK = 16384
@@ -118,9 +118,9 @@ class TlspipeStack:
             "cipher_suites": (cs,),
             "kx_groups": (NamedGroup.x25519,),
         }
-        self.client_config = tlspipe.ClientConfig(root_store=roots, **common)
-        skw = dict(common)
-        skw.update(_tp_server_resumption_kwargs(self.resumption))
+        ckw, skw = _tp_resumption_kwargs(self.resumption)
+        self.client_config = tlspipe.ClientConfig(root_store=roots, **common, **ckw)
+        skw.update(common)
         self.server_config = tlspipe.ServerConfig.from_pem_files(
             self.ident.chain_pem, self.ident.key_pem, **skw
         )
@@ -133,10 +133,12 @@ class TlspipeStack:
         return c, s
 
     def check(self, resumed: bool = False) -> None:
-        """Raise unless a handshake negotiates exactly the configured suite (and resumes)."""
+        """Raise unless handshakes negotiate exactly the configured suite, and the second
+        one resumes (``resumed``) or is full as well."""
         c, _ = self.handshake()
-        if resumed:
-            c, _ = self.handshake()
+        if c.handshake_kind_resumed and not resumed:
+            raise BenchError("tlspipe: a full handshake resumed")
+        c, _ = self.handshake()
         got = c.negotiated_cipher_suite
         want = SUITES[self.suite][0]
         if got is None or int(got.suite) != int(want):
@@ -151,7 +153,7 @@ class TlspipeStack:
         c, s = self.handshake()
         buf = bytes(CHUNK)
         got = 0
-        t = time.perf_counter()
+        t = clock.now()
         write, write_tls = c.write, c.write_tls
         read_tls, process, read = s.read_tls, s.process_new_packets, s.read
         for _ in range(total // CHUNK):
@@ -159,25 +161,54 @@ class TlspipeStack:
             read_tls(write_tls())
             process()
             got += len(read())
-        elapsed = time.perf_counter() - t
+        elapsed = clock.now() - t
         if got != total // CHUNK * CHUNK:
             raise BenchError(f"tlspipe bulk: got {got} bytes")
         return elapsed
 
 
-def _tp_server_resumption_kwargs(variant: str | None) -> dict[str, Any]:
-    """Server config knobs for a resumption variant, discovered from ServerConfig's fields.
+def _fields(cls: type) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls) if f.init}
 
-    Resumption is still being written: this looks for fields by name and leaves the defaults
-    otherwise.  "session-id" turns off anything ticket-shaped (bool → False, else None).
+
+def _tp_resumption_kwargs(variant: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(client, server) config knobs for a row, found by field name so that the benchmark
+    runs on any build (resumption landed after the benchmark was written).
+
+    - full handshakes (``None``): no client session store, no tickets, no TLS 1.3 tickets
+      sent (ssl: ``num_tickets = 0``, ``OP_NO_TICKET``); the server keeps its default session
+      cache, as OpenSSL does;
+    - ``"tickets"``: a :class:`tlspipe.Ticketer` (stateless, like OpenSSL's), one TLS 1.3
+      ticket per handshake (ssl: ``num_tickets = 1``);
+    - ``"session-id"``: TLS 1.2 without tickets on either side (ssl: ``OP_NO_TICKET``).
     """
-    if variant != "session-id":
-        return {}
-    out: dict[str, Any] = {}
-    for f in dataclasses.fields(tlspipe.ServerConfig):
-        if f.init and "ticket" in f.name:
-            out[f.name] = False if f.type in ("bool", bool) else None
-    return out
+    cf, sf = _fields(tlspipe.ClientConfig), _fields(tlspipe.ServerConfig)
+    ckw: dict[str, Any] = {}
+    skw: dict[str, Any] = {}
+    no_store = getattr(tlspipe, "NoClientSessionStorage", None)
+    ticketer = getattr(tlspipe, "Ticketer", None)
+    if variant is None:
+        if "session_store" in cf and no_store is not None:
+            ckw["session_store"] = no_store()
+        if "enable_tickets" in cf:
+            ckw["enable_tickets"] = False
+        if "send_tls13_tickets" in sf:
+            skw["send_tls13_tickets"] = 0
+        if "ticketer" in sf:
+            skw["ticketer"] = None
+    elif variant == "tickets":
+        if "ticketer" in sf and ticketer is not None:
+            skw["ticketer"] = ticketer()
+        if "send_tls13_tickets" in sf:
+            skw["send_tls13_tickets"] = 1
+    else:
+        if "enable_tickets" in cf:
+            ckw["enable_tickets"] = False
+        if "ticketer" in sf:
+            skw["ticketer"] = None
+        if "send_tls13_tickets" in sf:
+            skw["send_tls13_tickets"] = 0
+    return ckw, skw
 
 
 def tlspipe_resumes(stack: TlspipeStack) -> bool:
@@ -324,13 +355,13 @@ class SslStack:
         c, s, sin, cout = self.handshake()
         buf = bytes(CHUNK)
         got = 0
-        t = time.perf_counter()
+        t = clock.now()
         write, out_read, in_write, read = c.write, cout.read, sin.write, s.read
         for _ in range(total // CHUNK):
             write(buf)
             in_write(out_read())
             got += len(read(CHUNK))
-        elapsed = time.perf_counter() - t
+        elapsed = clock.now() - t
         if got != total // CHUNK * CHUNK:
             raise BenchError(f"ssl bulk: got {got} bytes")
         return elapsed

@@ -1,0 +1,77 @@
+"""``python -m benchmarks.profile``: cProfile (and pyinstrument, if installed) of tlspipe's
+full TLS 1.3 ECDSA handshake and of its bulk AES-128-GCM path, both ends in this process.
+
+Prints the top entries by internal and by cumulative time.  ``--pyinstrument`` adds a
+pyinstrument call tree (``pip install pyinstrument``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import tempfile
+from pathlib import Path
+
+from .pki import make_identity
+from .stacks import CHUNK, TlspipeStack
+
+
+def _stats(prof: cProfile.Profile, n: int, key: str) -> str:
+    buf = io.StringIO()
+    pstats.Stats(prof, stream=buf).strip_dirs().sort_stats(key).print_stats(n)
+    return buf.getvalue()
+
+
+def main() -> int:
+    """Entry point."""
+    p = argparse.ArgumentParser(prog="python -m benchmarks.profile")
+    p.add_argument("--handshakes", type=int, default=500)
+    p.add_argument("--bulk-mib", type=int, default=128)
+    p.add_argument("--top", type=int, default=25)
+    p.add_argument("--pyinstrument", action="store_true")
+    p.add_argument("--kind", default="ecdsa", choices=("ecdsa", "rsa"))
+    args = p.parse_args()
+    ident = make_identity(Path(tempfile.mkdtemp(prefix="tlspipe-prof-")), args.kind)
+    stack = TlspipeStack(ident, "TLS13_AES_128_GCM_SHA256")
+    stack.check()
+
+    def handshakes() -> None:
+        for _ in range(args.handshakes):
+            stack.handshake()
+
+    c, s = stack.handshake()
+    buf = bytes(CHUNK)
+
+    def bulk() -> None:
+        for _ in range(args.bulk_mib * 64):
+            c.write(buf)
+            s.read_tls(c.write_tls())
+            s.process_new_packets()
+            s.read()
+
+    for name, fn in (("full handshake", handshakes), ("bulk AES-128-GCM", bulk)):
+        prof = cProfile.Profile()
+        prof.runcall(fn)
+        print(f"===== {name}: cProfile, by tottime =====")
+        print(_stats(prof, args.top, "tottime"))
+        print(f"===== {name}: cProfile, by cumtime =====")
+        print(_stats(prof, args.top, "cumulative"))
+        if args.pyinstrument:
+            try:
+                from pyinstrument import Profiler
+            except ImportError:
+                print("(pyinstrument not installed)")
+                continue
+            pi = Profiler(interval=0.0002)
+            pi.start()
+            fn()
+            pi.stop()
+            print(f"===== {name}: pyinstrument =====")
+            print(pi.output_text(unicode=True, show_all=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
