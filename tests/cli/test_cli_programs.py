@@ -335,8 +335,6 @@ def test_usage_protover_12_not_implemented_yet() -> None:
 @pytest.mark.parametrize(
     "extra",
     [
-        ["--resumption"],
-        ["--tickets"],
         ["--max-early-data", "1024"],
     ],
 )
@@ -348,7 +346,7 @@ def test_usage_pending_server_features(pki: Any, extra: list[str]) -> None:
 
 @pytest.mark.parametrize(
     "extra",
-    [["--resume", "2"], ["--early-data"]],
+    [["--early-data"]],
 )
 def test_usage_pending_client_features(extra: list[str]) -> None:
     line = usage_error(["client", "localhost", *extra])
@@ -380,6 +378,91 @@ def test_usage_auth_option_pairs(pki: Any) -> None:
     assert line.endswith("--require-auth needs --auth CA.pem")
     line = usage_error(["client", "localhost", "--auth-key", "k.pem"])
     assert line.endswith("--auth-key and --auth-certs go together")
+
+
+# -- TLS 1.2 and resumption (when implemented) -----------------------------------------------------
+
+needs_tls12 = pytest.mark.skipif(
+    ProtocolVersion.TLSv1_2 not in IMPLEMENTED_VERSIONS, reason="TLS 1.2 not implemented"
+)
+
+
+@needs_tls12
+def test_client_tls12_against_openssl_www_resumes(pki: Any) -> None:
+    ident = pki.server()
+    with openssl_server(ident, args=["-www"], tls13=False) as peer:
+        res = run_tlspipe(
+            ["client", "localhost", "--port", str(peer.port), "--cafile", str(ident.ca_pem),
+             "--http", "--protover", "1.2", "--resume", "1", "--verbose"]
+        )  # fmt: skip
+    err = res.stderr.decode()
+    assert res.returncode == 0, err
+    assert res.stdout.startswith(b"HTTP/1.0 200 ok")
+    assert b"TLSv1.2" in res.stdout
+    assert "tlspipe client: TLS 1.2 TLS_ECDHE_ECDSA_WITH_" in err
+    assert "reconnection 1: resumed" in err
+
+
+@needs_tls12
+def test_openssl_tls12_client_against_server_suite(pki: Any) -> None:
+    suite = "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"
+    srv = TlspipeServer([*identity_args(pki.server()), "--protover", "1.2", "--suite", suite])
+    try:
+        res = openssl_client(srv.port, args=verify_args(pki), tls13=False)
+    finally:
+        srv.stop()
+    assert res.ok, res.output
+    assert "ECDHE-ECDSA-CHACHA20-POLY1305" in res.output
+    assert "TLSv1.2" in res.output
+
+
+@needs_tls12
+@pytest.mark.parametrize("flag", ["--resumption", "--tickets"])
+def test_tls12_resumption_tlspipe_both_ends(pki: Any, flag: str) -> None:
+    ident = pki.server()
+    srv = TlspipeServer([*identity_args(ident), flag])
+    try:
+        res = run_tlspipe(
+            ["client", "localhost", "--port", str(srv.port), "--cafile", str(ident.ca_pem),
+             "--http", "--protover", "1.2", "--resume", "2"]
+        )  # fmt: skip
+    finally:
+        srv.stop()
+    err = res.stderr.decode()
+    assert res.returncode == 0, err
+    assert "reconnection 1: resumed" in err and "reconnection 2: resumed" in err
+    assert res.stdout.count(b"resumed=yes") == 2 and res.stdout.count(b"resumed=no") == 1
+
+
+@needs_tls12
+def test_tls12_no_resumption_without_flags(pki: Any) -> None:
+    ident = pki.server()
+    srv = TlspipeServer(identity_args(ident))
+    try:
+        res = run_tlspipe(
+            ["client", "localhost", "--port", str(srv.port), "--cafile", str(ident.ca_pem),
+             "--protover", "1.2", "--resume", "1"]
+        )  # fmt: skip
+    finally:
+        srv.stop()
+    assert res.returncode == 0, res.stderr
+    assert b"reconnection 1: full handshake" in res.stderr
+
+
+@needs_tls12
+def test_openssl_client_resumes_with_tickets(pki: Any, tmp_path: Path) -> None:
+    srv = TlspipeServer([*identity_args(pki.server()), "--tickets"])
+    sess = tmp_path / "sess.pem"
+    try:
+        first = openssl_client(srv.port, args=[*verify_args(pki), "-sess_out", str(sess)],
+                               tls13=False)  # fmt: skip
+        second = openssl_client(srv.port, args=[*verify_args(pki), "-sess_in", str(sess)],
+                                tls13=False)  # fmt: skip
+    finally:
+        srv.stop()
+    assert first.ok and second.ok, first.output + second.output
+    assert "New, TLSv1.2" in first.output
+    assert "Reused, TLSv1.2" in second.output
 
 
 # -- client authentication and stapling ----------------------------------------------------------

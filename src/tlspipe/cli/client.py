@@ -58,7 +58,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     options.add_common_options(p)
     p.add_argument("--auth-key", metavar="K.pem", help="client private key (with --auth-certs)")
     p.add_argument("--auth-certs", metavar="C.pem", help="client certificate chain, leaf first")
-    p.add_argument("--resume", type=int, metavar="N", help="resume N times (pending)")
+    p.add_argument("--resume", type=int, metavar="N",
+                   help="then reconnect N times, resuming the session (reports each)")  # fmt: skip
     p.add_argument("--early-data", action="store_true", help="send 0-RTT data (pending)")
     p.set_defaults(func=run, parser=p)
 
@@ -119,13 +120,34 @@ def run(args: argparse.Namespace) -> int:
     p: argparse.ArgumentParser = args.parser
     if not 0 < args.port <= 65535:
         p.error(f"--port {args.port}: not a TCP port")
+    if args.resume is not None and args.resume < 0:
+        p.error(f"--resume {args.resume}: must be 0 or more")
     config = _build_config(p, args)
     options.setup_logging(args.verbose)
     name = args.sni or args.host
     try:
-        conn = ClientConnection(config, name)
+        ClientConnection(config, name)  # validates the name before any network activity
     except ConfigError as e:
         p.error(str(e))
+    status = _connect(args, config, name, interactive=not args.http)
+    for i in range(1, (args.resume or 0) + 1):
+        if status:
+            break
+        status = _connect(args, config, name, interactive=False, attempt=i)
+    return status
+
+
+def _connect(
+    args: argparse.Namespace,
+    config: ClientConfig,
+    name: str,
+    *,
+    interactive: bool,
+    attempt: int = 0,
+) -> int:
+    """One connection: handshake, then the HTTP request, stdin/stdout copying, or (for a
+    ``--resume`` reconnection without ``--http``) just close_notify.  Returns the status."""
+    conn = ClientConnection(config, name)
     try:
         t0 = time.perf_counter()
         sock = socket.create_connection((args.host, args.port), timeout=CONNECT_TIMEOUT)
@@ -137,6 +159,9 @@ def run(args: argparse.Namespace) -> int:
             stream.do_handshake()
             if args.verbose:
                 _print_negotiated(conn, time.perf_counter() - t0)
+            if attempt:
+                how = "resumed" if conn.handshake_kind_resumed else "full handshake"
+                print(f"tlspipe client: reconnection {attempt}: {how}", file=sys.stderr)
             if args.http:
                 sock.settimeout(30.0)
                 req = f"GET / HTTP/1.0\r\nHost: {name}\r\nConnection: close\r\n\r\n"
@@ -145,6 +170,9 @@ def run(args: argparse.Namespace) -> int:
                 while data := stream.read():
                     out.write(data)
                     out.flush()
+                stream.close()
+                return 0
+            if not interactive:
                 stream.close()
                 return 0
             sock.settimeout(None)

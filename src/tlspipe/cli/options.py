@@ -115,9 +115,6 @@ def add_common_options(p: argparse.ArgumentParser) -> None:
 
 #: Options whose feature has not landed yet: dest → (flag, feature).
 PENDING: dict[str, tuple[str, str]] = {
-    "resumption": ("--resumption", "session resumption"),
-    "tickets": ("--tickets", "session tickets"),
-    "resume": ("--resume", "session resumption"),
     "early_data": ("--early-data", "0-RTT early data"),
     "max_early_data": ("--max-early-data", "0-RTT early data"),
 }

@@ -28,6 +28,7 @@ from ..crypto.sign import CertifiedKey
 from ..errors import ConfigError, Error
 from ..server.config import ServerConfig
 from ..server.connection import ServerConnection
+from ..server.stores import NoServerSessionStorage, ServerSessionMemoryCache, Ticketer
 from ..stream import StreamOwned
 from ..verify.base import ClientCertVerifier
 from ..verify.roots import RootCertStore
@@ -64,8 +65,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--auth", metavar="CA.pem", help="ask for client certificates from this CA")
     p.add_argument("--require-auth", action="store_true", help="with --auth: refuse clients "
                    "without a certificate")  # fmt: skip
-    p.add_argument("--resumption", action="store_true", help="stateful resumption (pending)")
-    p.add_argument("--tickets", action="store_true", help="session tickets (pending)")
+    p.add_argument("--resumption", action="store_true", help="stateful session resumption")
+    p.add_argument("--tickets", action="store_true", help="stateless session tickets")
     p.add_argument("--ocsp", metavar="FILE.der", help="staple this OCSP response (DER)")
     p.add_argument("--sct", metavar="FILE", help="send this SignedCertificateTimestampList")
     p.add_argument("--max-early-data", type=int, metavar="N", help="accept 0-RTT (pending)")
@@ -91,6 +92,10 @@ def _build_config(p: argparse.ArgumentParser, args: argparse.Namespace) -> Serve
         return ServerConfig(
             certified_key=CertifiedKey.from_pem(chain, key, ocsp=ocsp, sct_list=sct),
             client_verifier=verifier,
+            session_storage=ServerSessionMemoryCache(1024)
+            if args.resumption
+            else NoServerSessionStorage(),
+            ticketer=Ticketer() if args.tickets else None,
             alpn_protocols=tuple(a.encode() for a in args.alpn),
             versions=options.versions_for(args),
             cipher_suites=tuple(args.suite) if args.suite else None,
@@ -112,6 +117,7 @@ def _describe(conn: ServerConnection) -> str:
         f" alpn={alpn.decode('ascii', 'replace') if alpn else '-'}"
         f" sni={conn.server_name or '-'}"
         f" client={_subject(conn.peer_certificates)}"
+        f" resumed={'yes' if conn.handshake_kind_resumed else 'no'}"
     )
 
 
