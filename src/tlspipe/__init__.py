@@ -17,6 +17,11 @@ from __future__ import annotations
 from .client.certs import AlwaysResolvesClientCert, ResolvesClientCert
 from .client.config import ClientConfig
 from .client.connection import ClientConnection
+from .client.stores import (
+    ClientSessionMemoryCache,
+    NoClientSessionStorage,
+    StoresClientSessions,
+)
 from .conn import Connection, IoState
 from .crypto.sign import CertifiedKey
 from .enums import CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme
@@ -45,8 +50,13 @@ from .server.connection import ServerConnection
 from .server.stores import (
     AlwaysResolvesCert,
     ClientHelloInfo,
+    NoServerSessionStorage,
+    ProducesTickets,
     ResolvesServerCert,
     ResolvesServerCertUsingSni,
+    ServerSessionMemoryCache,
+    StoresServerSessions,
+    Ticketer,
 )
 from .verify.roots import RootCertStore
 from .verify.webpki import (
@@ -77,6 +87,7 @@ __all__ = [
     "ClientConnection",
     "ClientHelloInfo",
     "ClientSession",
+    "ClientSessionMemoryCache",
     "ConfigError",
     "Connection",
     "DecodeError",
@@ -93,9 +104,12 @@ __all__ = [
     "KeyLogFile",
     "NamedGroup",
     "NoClientAuth",
+    "NoClientSessionStorage",
     "NoKeyLog",
+    "NoServerSessionStorage",
     "PeerIncompatible",
     "PeerMisbehaved",
+    "ProducesTickets",
     "ProtocolVersion",
     "RecordOverflow",
     "ResolvesClientCert",
@@ -105,7 +119,11 @@ __all__ = [
     "ServerConfig",
     "ServerConnection",
     "ServerSession",
+    "ServerSessionMemoryCache",
     "SignatureScheme",
+    "StoresClientSessions",
+    "StoresServerSessions",
+    "Ticketer",
     "UnexpectedEof",
     "WebPkiClientVerifier",
     "WebPkiServerVerifier",
