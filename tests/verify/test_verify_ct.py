@@ -130,12 +130,12 @@ class World:
         )
         return hashlib.sha256(spki).digest() + u24(tbs)
 
-    def embedded_leaf(self, *signers: FakeLog, **kw: int) -> x509.Certificate:
+    def embedded_leaf(self, *signers: FakeLog, ts: int = NOW_MS - 60_000) -> x509.Certificate:
         """A certificate with SCTs from ``signers`` embedded (signed over its precert TBS)."""
         b = self.builder()
         tbs = b.sign(self.ca_key, hashes.SHA256()).tbs_certificate_bytes
         entry = self.precert_entry(tbs)
-        lst = sct_list(*(log.sct(PRECERT_ENTRY, entry, **kw) for log in signers))
+        lst = sct_list(*(log.sct(PRECERT_ENTRY, entry, ts=ts) for log in signers))
         ext = x509.UnrecognizedExtension(
             ExtensionOID.PRECERT_SIGNED_CERTIFICATE_TIMESTAMPS, der_octet_string(lst)
         )
@@ -163,9 +163,9 @@ def w() -> World:
     return World(ca, ca_key, logs)
 
 
-def stapled(w: World, leaf: x509.Certificate, *logs: FakeLog, **kw: int) -> bytes:
+def stapled(w: World, leaf: x509.Certificate, *logs: FakeLog, ts: int = NOW_MS - 60_000) -> bytes:
     entry = u24(leaf.public_bytes(serialization.Encoding.DER))
-    return sct_list(*(log.sct(X509_ENTRY, entry, **kw) for log in logs))
+    return sct_list(*(log.sct(X509_ENTRY, entry, ts=ts) for log in logs))
 
 
 def policy_error(ei: pytest.ExceptionInfo[InvalidCertificate], *words: str) -> None:
@@ -366,5 +366,5 @@ def test_ct_policy_config(w: World) -> None:
     assert CtPolicy(logs, min_valid_scts=4, distinct_logs=False).min_valid_scts == 4
     with pytest.raises(ConfigError):
         CtPolicy(logs, min_distinct_operators=3)
-    p = CtPolicy(iter(logs))  # any iterable sequence is frozen into a tuple
+    p = CtPolicy(list(logs))  # the sequence is frozen into a tuple
     assert isinstance(p.logs, tuple) and p.log_by_id(logs[1].log_id) == logs[1]
