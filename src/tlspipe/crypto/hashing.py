@@ -95,9 +95,19 @@ def hkdf_extract(name: str, salt: bytes | None, ikm: bytes) -> bytes:
 def hkdf_expand(name: str, prk: bytes, info: bytes, length: int) -> bytes:
     """HKDF-Expand(PRK, info, L) (RFC 5869 §2.3).
 
+    Every TLS key, IV and secret fits in one hash block: then ``T(1) = HMAC(PRK, info ||
+    0x01)`` is the whole output (RFC 5869 §2.3), computed with one HMAC instead of a full
+    ``HKDFExpand`` object (the handshake makes ~36 of these calls).
+
     Raises:
-        InternalError: unknown hash name or ``length`` > 255 * HashLen.
+        InternalError: unknown hash name, ``length`` < 1 or ``length`` > 255 * HashLen.
     """
+    alg = _ALGS.get(name)
+    if alg is not None and 0 < length <= alg.digest_size and len(prk) >= alg.digest_size:
+        h = hmac.HMAC(prk, alg)
+        h.update(info + b"\x01")
+        out = h.finalize()
+        return out if length == len(out) else out[:length]
     try:
         return HKDFExpand(hash_algorithm(name), length, info).derive(prk)
     except ValueError as e:

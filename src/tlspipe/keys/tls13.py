@@ -82,10 +82,23 @@ def hkdf_label(label: bytes, context: bytes, length: int) -> bytes:
     Raises:
         InternalError: label or context too long, or length out of range (a bug).
     """
+    key = (label, context, length)
+    cached = _LABELS.get(key)
+    if cached is not None:
+        return cached
     full = b"tls13 " + label
     if len(full) > 255 or len(context) > 255 or not 0 < length < 65536:
         raise InternalError("HKDF-Expand-Label argument out of range")
-    return struct.pack("!HB", length, len(full)) + full + bytes((len(context),)) + context
+    out = struct.pack("!HB", length, len(full)) + full + bytes((len(context),)) + context
+    if (not context or context in _EMPTY_HASHES) and len(_LABELS) < 256:
+        _LABELS[key] = out  # fixed labels ("key", "iv", "finished", "derived", ...)
+    return out
+
+
+# Encoded HkdfLabels whose context is empty or Hash(""): the same few every handshake.
+_LABELS: dict[tuple[bytes, bytes, int], bytes] = {}
+_EMPTY_HASHES = frozenset(hash_of(h, b"") for h in ("sha256", "sha384"))
+_HASH_LEN = {"sha256": 32, "sha384": 48}
 
 
 def derive_secret(hash_name: str, secret: bytes, label: bytes, transcript_hash: bytes) -> bytes:
@@ -95,11 +108,22 @@ def derive_secret(hash_name: str, secret: bytes, label: bytes, transcript_hash: 
     Raises:
         InternalError: bad arguments (a bug).
     """
-    return hkdf_expand_label(hash_name, secret, label, transcript_hash, hash_len(hash_name))
+    return hkdf_expand_label(hash_name, secret, label, transcript_hash, _hash_len(hash_name))
+
+
+def _hash_len(hash_name: str) -> int:
+    n = _HASH_LEN.get(hash_name)
+    return n if n is not None else hash_len(hash_name)
+
+
+_EMPTY_HASH: dict[str, bytes] = {}
 
 
 def _empty_hash(hash_name: str) -> bytes:
-    return hash_of(hash_name, b"")
+    h = _EMPTY_HASH.get(hash_name)
+    if h is None:
+        h = _EMPTY_HASH[hash_name] = hash_of(hash_name, b"")
+    return h
 
 
 def finished_key(hash_name: str, base_key: bytes) -> bytes:
@@ -108,7 +132,7 @@ def finished_key(hash_name: str, base_key: bytes) -> bytes:
     Raises:
         InternalError: bad arguments (a bug).
     """
-    return hkdf_expand_label(hash_name, base_key, b"finished", b"", hash_len(hash_name))
+    return hkdf_expand_label(hash_name, base_key, b"finished", b"", _hash_len(hash_name))
 
 
 def finished_verify_data(hash_name: str, base_key: bytes, transcript_hash: bytes) -> bytes:
@@ -152,7 +176,7 @@ def next_traffic_secret(hash_name: str, secret: bytes) -> bytes:
     Raises:
         InternalError: bad arguments (a bug).
     """
-    return hkdf_expand_label(hash_name, secret, b"traffic upd", b"", hash_len(hash_name))
+    return hkdf_expand_label(hash_name, secret, b"traffic upd", b"", _hash_len(hash_name))
 
 
 def resumption_psk(hash_name: str, resumption_master_secret: bytes, ticket_nonce: bytes) -> bytes:
