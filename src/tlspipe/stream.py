@@ -122,9 +122,22 @@ class Stream:
             OSError: the socket failed.
         """
         self.flush()
-        while self.conn.is_handshaking:
+        while self._handshaking():
             self._read_some()
-            self.flush()
+            if self._handshaking():
+                self.flush()
+                continue
+            try:
+                self.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                # The handshake is done and the peer already closed its end: what is left is
+                # post-handshake (TLS 1.3 session tickets) and cannot arrive; drop it and let
+                # reading report how the peer ended.
+                self.conn.consume_tls(sum(len(b) for b in self.conn.pending_tls()))
+
+    def _handshaking(self) -> bool:
+        # a call, not an attribute: mypy must not narrow it across _read_some()
+        return self.conn.is_handshaking
 
     def do_handshake(self) -> None:
         """Run the handshake to completion (a no-op once it is done).

@@ -151,6 +151,7 @@ def _connect(
     try:
         t0 = time.perf_counter()
         sock = socket.create_connection((args.host, args.port), timeout=CONNECT_TIMEOUT)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # records leave whole
     except OSError as e:
         return _fail(f"cannot connect to {args.host}:{args.port}: {e.strerror or e}")
     with sock:

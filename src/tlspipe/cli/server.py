@@ -220,6 +220,8 @@ class _Server:
             self.log(f"accept failed: {e}")
             return
         sock.setblocking(True)
+        with contextlib.suppress(OSError):  # not TCP (e.g. a UNIX socket): fine
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         peer = f"{addr[0]}:{addr[1]}"
         t = threading.Thread(target=self.handle, args=(sock, peer), daemon=True)
         t.start()
