@@ -284,3 +284,23 @@ def test_stream_owned_closes_socket(pki: Any, pair: Any) -> None:
         c.write(b"bye")
     assert a.fileno() == -1
     assert th.result() == b"bye"
+
+
+def test_server_handshake_survives_client_leaving_right_after(pki: Any, pair: Any) -> None:
+    """The client completes its handshake and drops the connection at once: the server's
+    handshake still completes (post-handshake records it cannot deliver, such as TLS 1.3
+    session tickets, are dropped) and reading reports the truncation."""
+    cc, sc = configs(pki)
+    a, b = pair
+    c = Stream(tlspipe.ClientConnection(cc, "localhost"), a)
+    th = Thread(lambda: c.do_handshake())
+    s = Stream(tlspipe.ServerConnection(sc), b)
+    s.flush()  # nothing yet: the server speaks second
+    s._read_some()  # ClientHello → first flight queued
+    s.flush()
+    th.result()  # the client sent Finished
+    a.close()
+    s.do_handshake()
+    assert not s.conn.is_handshaking
+    with pytest.raises((tlspipe.UnexpectedEof, ConnectionResetError)):
+        s.read()
