@@ -45,8 +45,10 @@ from .errors import (
     UnexpectedEof,
 )
 from .keylog import KeyLog, KeyLogFile, NoKeyLog
+from .psk import ExternalPsk
 from .server.config import ServerConfig
 from .server.connection import ServerConnection
+from .server.resume13 import ReplayFilter
 from .server.stores import (
     AlwaysResolvesCert,
     ClientHelloInfo,
@@ -94,6 +96,7 @@ __all__ = [
     "DecryptError",
     "EncryptError",
     "Error",
+    "ExternalPsk",
     "HandshakeNotComplete",
     "InappropriateMessage",
     "InternalError",
@@ -112,6 +115,7 @@ __all__ = [
     "ProducesTickets",
     "ProtocolVersion",
     "RecordOverflow",
+    "ReplayFilter",
     "ResolvesClientCert",
     "ResolvesServerCert",
     "ResolvesServerCertUsingSni",

@@ -176,8 +176,17 @@ class CommonState:
         self.key_updates_in_a_row = 0
         self.queued_key_update = False
         self.early_data_rejected = False
+        # 0-RTT (RFC 8446 §4.2.10): client — offered, accepted, bytes it may still write now;
+        # server — accepted, bytes it may still receive, and what arrived (read_early_data).
+        self.early_data_offered = False
+        self.early_data_accepted = False
+        self.early_data_left = 0
+        self.receiving_early_data = False
+        self.received_early_data: deque[bytes] = deque()
         # True once a protected record from the peer was opened (plaintext alerts end then)
         self.has_decrypted = False
+        # True once any handshake record arrived (a server's CCS is invalid before it)
+        self.received_handshake = False
 
     # -- sending ---------------------------------------------------------------------------------
     @property
@@ -276,6 +285,19 @@ class CommonState:
             self.send_key_update(KeyUpdateRequest.update_not_requested)
 
     # -- receiving -------------------------------------------------------------------------------
+    def take_early_data(self, data: bytes) -> None:
+        """Buffer 0-RTT data received by a server (bounded by max_early_data_size).
+
+        Raises:
+            PeerMisbehaved: more early data than we allowed (unexpected_message, §4.2.10).
+        """
+        if len(data) > self.early_data_left:
+            raise PeerMisbehaved(
+                "client sent more early data than allowed", AlertDescription.unexpected_message
+            )
+        self.early_data_left -= len(data)
+        self.received_early_data.append(data)
+
     def take_received_plaintext(self, data: bytes) -> None:
         """Buffer decrypted application data for :meth:`Connection.read`."""
         if data:
@@ -393,6 +415,9 @@ class Connection:
         if rec.content_type == ContentType.change_cipher_spec:
             if rec.payload != CHANGE_CIPHER_SPEC_PAYLOAD:
                 raise DecodeError("invalid ChangeCipherSpec", AlertDescription.unexpected_message)
+            if cx.side is Side.SERVER and not cx.received_handshake:
+                # RFC 8446 §5: a CCS before the first ClientHello is an unexpected record
+                raise InappropriateMessage("ChangeCipherSpec before ClientHello")
             if cx.is_tls13 or cx.version is None:
                 if not cx.is_handshaking:
                     raise InappropriateMessage("ChangeCipherSpec after the handshake")
@@ -430,6 +455,9 @@ class Connection:
         elif typ == ContentType.alert:
             self._process_alert(payload)
         elif typ == ContentType.application_data:
+            if cx.receiving_early_data:
+                cx.take_early_data(payload)
+                return
             if not cx.may_receive_application_data:
                 raise InappropriateMessage("application data before the handshake completed")
             if not cx.joiner.is_empty():
@@ -444,6 +472,7 @@ class Connection:
 
     def _process_handshake(self, payload: bytes) -> None:
         cx = self._cx
+        cx.received_handshake = True
         cx.joiner.push(payload)
         while True:
             raw = cx.joiner.pop()

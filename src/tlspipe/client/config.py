@@ -28,6 +28,7 @@ from ..crypto.sign import CertifiedKey
 from ..enums import CipherSuite, NamedGroup, ProtocolVersion
 from ..errors import ConfigError
 from ..keylog import KeyLog, NoKeyLog
+from ..psk import ExternalPsk
 from ..verify.base import ServerCertVerifier
 from ..verify.roots import RootCertStore
 from ..verify.webpki import WebPkiServerVerifier
@@ -68,6 +69,12 @@ class ClientConfig:
         middlebox_compat: TLS 1.3 middlebox compatibility mode (RFC 8446 §D.4).
         client_auth_cert_resolver: answers a server's CertificateRequest; e.g.
             :meth:`with_client_auth_cert`.  None sends an empty Certificate.
+        enable_early_data: offer TLS 1.3 0-RTT when resuming with a ticket that allows it;
+            write it with :meth:`~tlspipe.ClientConnection.write_early_data` before the
+            handshake completes (RFC 8446 §2.3; early data can be replayed).
+        external_psk: an externally established PSK (RFC 8446 §2.2) offered in every TLS 1.3
+            ClientHello; a server that accepts it sends no certificate.  If the server
+            declines it the handshake continues with certificate authentication.
 
     Raises:
         ConfigError: an invalid value (unknown suite, empty list, bad sizes).
@@ -91,6 +98,8 @@ class ClientConfig:
     enable_tickets: bool = True
     require_ems: bool = False
     client_auth_cert_resolver: ResolvesClientCert | None = None
+    enable_early_data: bool = False
+    external_psk: ExternalPsk | None = None
     _verifier: ServerCertVerifier | None = field(default=None, repr=False)
 
     # derived (computed in __post_init__)

@@ -36,8 +36,17 @@ from ..msgs.hello import (
 )
 from ..msgs.message import encode_handshake
 from ..msgs.persist import Tls12ClientSessionValue
+from ..record.layer import PLAINTEXT_ENCRYPTER
 from ..tls13common import reject_unknown_extensions
 from .config import ClientConfig
+from .resume13 import (
+    OfferedPsk,
+    accepted_psk,
+    bind_psks,
+    offered_psks,
+    prepare_psks,
+    start_early_data,
+)
 
 __all__ = ["ExpectServerHello", "ServerName", "start_handshake"]
 
@@ -101,6 +110,10 @@ class HelloInput:
     resuming12: Tls12ClientSessionValue | None = None
     #: RFC 5077 session_ticket extension body to send (b"" = empty offer), None = absent.
     ticket_offer: bytes | None = None
+    #: TLS 1.3 PSKs offered: a ticket first, then the external PSK (client/resume13.py).
+    psks: tuple[OfferedPsk, ...] = ()
+    #: 0-RTT offered with psks[0]; cleared by a HelloRetryRequest.
+    early: bool = False
 
 
 def _client_hello(
@@ -132,6 +145,8 @@ def _client_hello(
         extended_master_secret=offers12,
         renegotiation_info=b"" if offers12 else None,
         session_ticket=h.ticket_offer if offers12 else None,
+        early_data=h.early and offers13,
+        pre_shared_key=offered_psks(h.psks) if offers13 else None,
     )
     return ClientHello(
         legacy_version=ProtocolVersion.TLSv1_2,
@@ -164,12 +179,16 @@ def start_handshake(config: ClientConfig, server_name: str, cx: CommonState) -> 
         resuming12=resuming12,
         ticket_offer=ticket_offer,
     )
+    if ProtocolVersion.TLSv1_3 in config.versions:
+        h.psks, h.early = prepare_psks(config, name.text)
     group = config.groups_[0]
     share = group.start()
-    ch = _client_hello(h, cx, share, None)
+    ch = bind_psks(h, _client_hello(h, cx, share, None))
     raw = encode_handshake(ch)
     h.transcript.add(raw)
     cx.send_handshake(raw)
+    if h.early:
+        start_early_data(h, cx)
     _log.debug("client sent ClientHello (key share %s)", group.name.name)
     return ExpectServerHello(hello=h, share=share, offered=ch, retry_suite=None)
 
@@ -235,7 +254,6 @@ class ExpectServerHello:
             or ext.status_request
             or ext.signed_certificate_timestamp is not None
             or ext.record_size_limit is not None
-            or ext.pre_shared_key is not None
         ):
             raise PeerMisbehaved(
                 "ServerHello carries an extension not allowed there",
@@ -249,16 +267,24 @@ class ExpectServerHello:
             )
         if ks.group != self.share.group:
             raise PeerMisbehaved("server key share is for a group we did not send")
+        psk = accepted_psk(h, ext.pre_shared_key, suite)
         shared = self.share.complete(ks.key_exchange)
         tr = h.transcript
         tr.start_hash(suite.hash_name)
         tr.drop_buffer()
         tr.add(m.raw)
         cfg = h.config
-        sched = KeyScheduleEarly(suite, None, keylog=cfg.key_log, client_random=h.random)
+        sched = KeyScheduleEarly(
+            suite, psk.psk.psk if psk else None, keylog=cfg.key_log, client_random=h.random
+        )
         hs = sched.into_handshake(shared)
         th = tr.current_hash()
-        cx.set_tls13_encrypter(suite, hs.client_handshake_traffic_secret(th))
+        client_hs = hs.client_handshake_traffic_secret(th)
+        cx.early_data_left = 0
+        # With 0-RTT possibly accepted, keep the early key until EncryptedExtensions tells.
+        early_pending = h.early and psk is not None and psk.psk is h.psks[0]
+        if not early_pending:
+            cx.set_tls13_encrypter(suite, client_hs)
         cx.set_tls13_decrypter(suite, hs.server_handshake_traffic_secret(th))
         cx.version = ProtocolVersion.TLSv1_3
         cx.suite = suite
@@ -267,10 +293,20 @@ class ExpectServerHello:
         _log.debug("client negotiated TLS 1.3 %s with %s", suite.suite.name, cx.kx_group.name)
         from .tls13 import ExpectEncryptedExtensions
 
-        return ExpectEncryptedExtensions(hello=h, suite=suite, schedule=hs)
+        return ExpectEncryptedExtensions(
+            hello=h,
+            suite=suite,
+            schedule=hs,
+            psk=psk,
+            pending_client_hs=client_hs if early_pending else None,
+        )
 
     def _handle_legacy(self, cx: CommonState, sh: ServerHello, raw: bytes) -> State:
         h = self.hello
+        if h.early:  # no 0-RTT below TLS 1.3: back to plaintext records
+            cx.record_layer.set_encrypter(PLAINTEXT_ENCRYPTER)
+            cx.early_data_left = 0
+            h.early = False
         if ProtocolVersion.TLSv1_3 in h.config.versions and sh.random[-8:] in (
             DOWNGRADE_TLS12,
             DOWNGRADE_TLS11,
@@ -313,8 +349,15 @@ class ExpectServerHello:
         tr.start_hash(suite.hash_name)
         tr.rollup_for_hrr()
         tr.add(raw)
+        if h.early:  # a HelloRetryRequest rejects 0-RTT (RFC 8446 §4.2.10)
+            cx.record_layer.set_encrypter(PLAINTEXT_ENCRYPTER)
+            cx.early_data_left = 0
+            h.early = False
+        # PSKs whose hash is not the HRR suite's cannot be used (§4.1.4); binders are
+        # recomputed over message_hash + HelloRetryRequest + ClientHello2.
+        h.psks = tuple(p for p in h.psks if p.suite.hash_name == suite.hash_name)
         ch = _client_hello(h, cx, share, ext.cookie)
-        ch2 = replace(ch, cipher_suites=self.offered.cipher_suites)
+        ch2 = bind_psks(h, replace(ch, cipher_suites=self.offered.cipher_suites))
         raw2 = encode_handshake(ch2)
         tr.add(raw2)
         if h.config.middlebox_compat and not h.sent_ccs:

@@ -3,14 +3,18 @@
 ExpectEncryptedExtensions → ExpectCertificate (CertificateRequest handled there too) →
 ExpectCertificateVerify → ExpectFinished → ExpectTraffic.  The chain and handshake
 signature are checked in ExpectCertificateVerify; ExpectFinished cannot be built without
-both proof tokens.
+both proof tokens — or, in a PSK handshake (resumption or external PSK, RFC 8446 §2.2),
+without the :class:`~tlspipe.client.resume13.PskAccepted` token, going straight from
+EncryptedExtensions to Finished.  With 0-RTT accepted, EndOfEarlyData goes out (under the
+early traffic key) before the client's Finished.  NewSessionTickets are stored in
+ExpectTraffic.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..conn import CommonState, Message, State, TrafficSecrets, expect_handshake, unexpected
 from ..crypto.provider import Tls13CipherSuite
@@ -24,6 +28,7 @@ from ..msgs.handshake import (
     CertificateRequest13,
     CertificateVerify,
     EncryptedExtensions,
+    EndOfEarlyData,
     Finished,
     NewSessionTicket13,
 )
@@ -37,6 +42,7 @@ from ..tls13common import (
 )
 from ..verify.base import HandshakeSignatureValid, ServerCertVerified
 from .hs import HelloInput
+from .resume13 import PskAccepted, store_ticket
 
 __all__ = [
     "ExpectCertificate",
@@ -56,19 +62,25 @@ class ExpectEncryptedExtensions:
     hello: HelloInput
     suite: Tls13CipherSuite
     schedule: KeyScheduleHandshake
+    #: The PSK the server selected, if any (then no certificate follows).
+    psk: PskAccepted | None = None
+    #: Client handshake traffic secret not yet installed: 0-RTT may have been accepted.
+    pending_client_hs: bytes | None = field(default=None, repr=False)
 
     def handle(self, cx: CommonState, msg: Message) -> State:
         """Check EncryptedExtensions against what we offered (RFC 8446 §4.3.1).
 
         Raises:
             PeerMisbehaved: an ALPN protocol we did not offer (illegal_parameter), an
-                unsolicited extension (unsupported_extension).
+                unsolicited extension (unsupported_extension), 0-RTT accepted for another
+                suite or ALPN protocol than the ticket's (illegal_parameter).
         """
         m = expect_handshake(msg, "EncryptedExtensions")
         ee = m.expect(EncryptedExtensions).extensions
         cfg = self.hello.config
         reject_unknown_extensions(ee.unknown, "EncryptedExtensions")
-        if ee.early_data:
+        pending = self.pending_client_hs
+        if ee.early_data and pending is None:
             raise PeerMisbehaved(
                 "server accepted early data we did not offer",
                 AlertDescription.unsupported_extension,
@@ -87,6 +99,36 @@ class ExpectEncryptedExtensions:
                 )
             cx.alpn_protocol = ee.alpn
         self.hello.transcript.add(m.raw)
+        psk = self.psk
+        early_accepted = False
+        if pending is not None:
+            ticket = psk.psk.ticket if psk is not None else None
+            if ee.early_data:
+                if ticket is None or ticket.suite != int(self.suite.suite):
+                    raise PeerMisbehaved("0-RTT accepted with another cipher suite")
+                if ticket.alpn != cx.alpn_protocol:
+                    raise PeerMisbehaved("0-RTT accepted with another ALPN protocol")
+                early_accepted = True
+                cx.early_data_accepted = True
+                _log.debug("server accepted our 0-RTT data")
+            else:
+                cx.set_tls13_encrypter(self.suite, pending)
+                pending = None
+                cx.early_data_rejected = True
+                _log.debug("server rejected our 0-RTT data")
+        if psk is not None:
+            ticket = psk.psk.ticket
+            cx.resumed = ticket is not None
+            if ticket is not None and ticket.server_cert_chain:
+                cx.peer_certificates = ticket.server_cert_chain
+            return ExpectFinished(
+                hello=self.hello,
+                suite=self.suite,
+                schedule=self.schedule,
+                cert_request=None,
+                auth=psk,
+                pending_client_hs=pending if early_accepted else None,
+            )
         return ExpectCertificate(
             hello=self.hello, suite=self.suite, schedule=self.schedule, cert_request=None
         )
@@ -185,8 +227,7 @@ class ExpectCertificateVerify:
             suite=self.suite,
             schedule=self.schedule,
             cert_request=self.cert_request,
-            cert_verified=cert_ok,
-            sig_verified=sig_ok,
+            auth=(cert_ok, sig_ok),
         )
 
 
@@ -198,8 +239,10 @@ class ExpectFinished:
     suite: Tls13CipherSuite
     schedule: KeyScheduleHandshake
     cert_request: CertificateRequest13 | None
-    cert_verified: ServerCertVerified
-    sig_verified: HandshakeSignatureValid
+    #: How the server authenticated: certificate + signature, or a PSK we offered.
+    auth: tuple[ServerCertVerified, HandshakeSignatureValid] | PskAccepted
+    #: 0-RTT accepted: send EndOfEarlyData, then install this handshake key (§4.5).
+    pending_client_hs: bytes | None = field(default=None, repr=False)
 
     def handle(self, cx: CommonState, msg: Message) -> State:
         """Check the server's Finished, send ours, switch to application traffic keys.
@@ -217,10 +260,16 @@ class ExpectFinished:
         tr.add(m.raw)
         traffic = self.schedule.into_traffic(tr.current_hash())
         cx.set_tls13_decrypter(self.suite, traffic.server_application_traffic_secret_0)
-        # Second flight (RFC 8446 §4.4): [CCS] [Certificate CertificateVerify] Finished.
+        # Second flight (RFC 8446 §4.4): [CCS] [EndOfEarlyData] [Certificate
+        # CertificateVerify] Finished.
         if h.config.middlebox_compat and not h.sent_ccs:
             cx.send_ccs()
             h.sent_ccs = True
+        if self.pending_client_hs is not None:
+            raw_eoed = encode_handshake(EndOfEarlyData())
+            tr.add(raw_eoed)
+            cx.send_handshake(raw_eoed)
+            cx.set_tls13_encrypter(self.suite, self.pending_client_hs)
         if self.cert_request is not None:
             emit_client_auth(cx, h, self.cert_request)
         verify_data = traffic.client_finished_verify_data(tr.current_hash())
@@ -293,7 +342,7 @@ class ExpectTraffic:
             cx.handle_key_update(m)
             return self
         if m.typ == HandshakeType.new_session_ticket:
-            m.expect(NewSessionTicket13)
-            _log.debug("client received a session ticket (not stored: resumption disabled)")
+            nst = m.expect(NewSessionTicket13)
+            store_ticket(cx, self.hello, self.suite, self.resumption_master_secret, nst)
             return self
         raise unexpected(m, "NewSessionTicket or KeyUpdate")

@@ -26,10 +26,13 @@ from ..crypto.sign import CertifiedKey
 from ..enums import CipherSuite, NamedGroup, ProtocolVersion
 from ..errors import ConfigError
 from ..keylog import KeyLog, NoKeyLog
+from ..psk import ExternalPsk
 from ..verify.base import ClientCertVerifier
 from ..verify.webpki import NoClientAuth
+from .resume13 import ReplayFilter
 from .stores import (
     AlwaysResolvesCert,
+    ClientHelloInfo,
     ProducesTickets,
     ResolvesServerCert,
     ServerSessionMemoryCache,
@@ -69,9 +72,21 @@ class ServerConfig:
             :func:`~tlspipe.AllowAnyAuthenticatedClient` (required) or
             :func:`~tlspipe.AllowAnyAnonymousOrAuthenticatedClient` (optional).
         time: the clock used for client certificate validity.
+        send_tls13_tickets: NewSessionTickets sent after a TLS 1.3 handshake (0: none);
+            stateless through ``ticketer`` when set, else stateful (single use) in
+            ``session_storage``.
+        max_early_data_size: 0-RTT data accepted per resumed connection (0: no 0-RTT);
+            announced in tickets (RFC 8446 §4.2.10).  0-RTT data can be replayed by an
+            attacker: only enable it for idempotent requests.
+        replay_filter: remembers tickets that carried 0-RTT (stateless tickets) so that a
+            replayed ClientHello gets its early data rejected (RFC 8446 §8).
+        external_psks: externally established PSKs accepted, looked up by identity (RFC 8446
+            §2.2).  With at least one, the certificate becomes optional: a server without one
+            completes only PSK handshakes.
 
     Raises:
-        ConfigError: no certificate, both ways of giving one, or an invalid value.
+        ConfigError: no certificate (and no external PSK), both ways of giving one, or an
+            invalid value.
     """
 
     certified_key: CertifiedKey | None = None
@@ -92,6 +107,10 @@ class ServerConfig:
     require_ems: bool = False
     client_verifier: ClientCertVerifier = field(default_factory=NoClientAuth)
     time: Callable[[], dt.datetime] = _utcnow
+    send_tls13_tickets: int = 2
+    max_early_data_size: int = 0
+    replay_filter: ReplayFilter = field(default_factory=ReplayFilter, compare=False)
+    external_psks: tuple[ExternalPsk, ...] = ()
 
     suites_: tuple[SupportedCipherSuite, ...] = field(init=False, repr=False, compare=False)
     groups_: tuple[KxGroup, ...] = field(init=False, repr=False, compare=False)
@@ -108,15 +127,34 @@ class ServerConfig:
         check_fragment_size(self.max_fragment_size)
         if self.buffer_limit < 1024:
             raise ConfigError("buffer_limit must be at least 1024 bytes")
-        if (self.certified_key is None) == (self.cert_resolver is None):
+        self._check_psk_fields()
+        no_cert = self.certified_key is None and self.cert_resolver is None
+        if no_cert and self.external_psks:
+            pass  # PSK-only server
+        elif (self.certified_key is None) == (self.cert_resolver is None):
             raise ConfigError("give exactly one of certified_key and cert_resolver")
         resolver: ResolvesServerCert
         if self.certified_key is not None:
             resolver = AlwaysResolvesCert(self.certified_key)
-        else:
-            assert self.cert_resolver is not None  # checked above; not peer input
+        elif self.cert_resolver is not None:
             resolver = self.cert_resolver
+        else:
+            resolver = _NoCertificate()
         object.__setattr__(self, "resolver_", resolver)
+
+    def _check_psk_fields(self) -> None:
+        # None (as a "turn tickets off" sweep over fields may pass) means 0.
+        object.__setattr__(self, "send_tls13_tickets", int(self.send_tls13_tickets or 0))
+        if not 0 <= self.send_tls13_tickets <= 16:
+            raise ConfigError("send_tls13_tickets must be 0..16")
+        if not 0 <= self.max_early_data_size < 2**32:
+            raise ConfigError("max_early_data_size must be 0..2^32-1")
+        psks = tuple(self.external_psks)
+        if not all(isinstance(p, ExternalPsk) for p in psks):
+            raise ConfigError("external_psks must hold ExternalPsk values")
+        if len({p.identity for p in psks}) != len(psks):
+            raise ConfigError("external_psks has duplicate identities")
+        object.__setattr__(self, "external_psks", psks)
 
     @classmethod
     def from_pem_files(
@@ -134,3 +172,13 @@ class ServerConfig:
             raise ConfigError(f"cannot read certificate or key: {e}") from None
         ck = CertifiedKey.from_pem(chain, key)
         return cls(certified_key=ck, **kwargs)  # type: ignore[arg-type]
+
+
+class _NoCertificate:
+    """The resolver of a PSK-only server: never a certificate."""
+
+    __slots__ = ()
+
+    def resolve(self, hello: ClientHelloInfo) -> CertifiedKey | None:
+        """Always None."""
+        return None

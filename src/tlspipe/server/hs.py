@@ -48,8 +48,9 @@ class Selection:
     suite: Tls13CipherSuite
     group: KxGroup
     client_share: bytes | None  # None: HelloRetryRequest needed
-    certified_key: CertifiedKey
-    signer: Signer
+    #: None only on a PSK-only server (no certificate) when the client offers a PSK.
+    certified_key: CertifiedKey | None
+    signer: Signer | None
     alpn: bytes | None
     sni: str | None
 
@@ -95,6 +96,22 @@ def _select13(cfg: ServerConfig, ch: ClientHello, retry: Retry | None) -> Select
     )
     if suite is None:
         raise PeerIncompatible("no TLS 1.3 cipher suite in common")
+    if ext.pre_shared_key is not None:
+        # Prefer a suite with the hash of the PSK we would accept (RFC 8446 §4.2.11).
+        from .resume13 import preferred_psk_hash
+
+        want = preferred_psk_hash(cfg, ch)
+        if want is not None and suite.hash_name != want:
+            suite = next(
+                (
+                    s
+                    for s in cfg.suites_
+                    if isinstance(s, Tls13CipherSuite)
+                    and int(s.suite) in offered
+                    and s.hash_name == want
+                ),
+                suite,
+            )
     if retry is not None and suite is not retry.suite:
         raise PeerMisbehaved("ClientHello2 changed the cipher suites")
     if ext.supported_groups is None or ext.key_share is None:
@@ -139,13 +156,16 @@ def _select13(cfg: ServerConfig, ch: ClientHello, retry: Retry | None) -> Select
         cipher_suites=ch.cipher_suites,
     )
     ck = cfg.resolver_.resolve(info)
-    if ck is None:
+    # A PSK-only server (external PSKs, no certificate) defers to the PSK choice
+    # (tls13.emit_first_flight), which fails the handshake when no PSK is usable.
+    psk_only = ck is None and bool(cfg.external_psks) and ext.pre_shared_key is not None
+    if ck is None and not psk_only:
         raise PeerIncompatible(
             f"no certificate for server name {sni!r}",
             AlertDescription.unrecognized_name if sni else AlertDescription.handshake_failure,
         )
-    signer = ck.key.choose_scheme(ext.signature_algorithms, tls13=True)
-    if signer is None:
+    signer = ck.key.choose_scheme(ext.signature_algorithms, tls13=True) if ck else None
+    if signer is None and not psk_only:
         raise PeerIncompatible("no signature scheme in common with the client")
     alpn = None
     if cfg.alpn_protocols and ext.alpn is not None:
@@ -225,6 +245,11 @@ class ExpectClientHello:
         raw_hrr = encode_handshake(hrr)
         tr.add(raw_hrr)
         cx.send_handshake(raw_hrr)
+        if ch.extensions.early_data:  # 0-RTT is rejected by a HelloRetryRequest (§4.2.10)
+            from .resume13 import early_data_skip_limit
+
+            cx.early_data_offered = True
+            cx.record_layer.set_skip_early_data(early_data_skip_limit(cfg))
         sent_ccs = bool(ch.legacy_session_id)
         if sent_ccs:
             cx.send_ccs()

@@ -1,20 +1,23 @@
 """Server TLS 1.3 flight and states, in protocol order (RFC 8446 §2, §4.1.3–§4.6).
 
 :func:`emit_first_flight` sends ServerHello, [ChangeCipherSpec], EncryptedExtensions,
-Certificate, CertificateVerify and Finished; then :class:`ExpectFinished` checks the
-client's Finished and :class:`ExpectTraffic` handles KeyUpdate.
+Certificate, CertificateVerify and Finished — or, when a PSK was accepted (resumption or an
+external PSK, :mod:`tlspipe.server.resume13`), ServerHello with ``pre_shared_key``,
+EncryptedExtensions and Finished.  With 0-RTT accepted, :class:`ExpectEndOfEarlyData` reads
+early data until EndOfEarlyData; then :class:`ExpectFinished` checks the client's Finished,
+sends NewSessionTickets, and :class:`ExpectTraffic` handles KeyUpdate.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..conn import CommonState, Message, State, TrafficSecrets, expect_handshake, unexpected
 from ..crypto.provider import Tls13CipherSuite, tls13_schemes
 from ..enums import AlertDescription, HandshakeType, NamedGroup, ProtocolVersion
-from ..errors import PeerMisbehaved
+from ..errors import PeerIncompatible, PeerMisbehaved
 from ..keys.tls13 import KeyScheduleEarly, KeyScheduleTraffic
 from ..keys.transcript import Transcript
 from ..msgs.extensions import (
@@ -30,6 +33,7 @@ from ..msgs.handshake import (
     CertificateRequest13,
     CertificateVerify,
     EncryptedExtensions,
+    EndOfEarlyData,
     Finished,
 )
 from ..msgs.hello import ClientHello, ServerHello
@@ -44,10 +48,18 @@ from ..tls13common import (
 from ..verify.base import ClientCertVerified, HandshakeSignatureValid
 from .config import ServerConfig
 from .hs import Selection
+from .resume13 import (
+    choose_psk,
+    client_offers_psk_dhe,
+    early_data_allowed,
+    early_data_skip_limit,
+    emit_tickets,
+)
 
 __all__ = [
     "ExpectCertificate",
     "ExpectCertificateVerify",
+    "ExpectEndOfEarlyData",
     "ExpectFinished",
     "ExpectTraffic",
     "emit_first_flight",
@@ -71,13 +83,23 @@ def emit_first_flight(
     tr: Transcript,
     sent_ccs: bool,
 ) -> State:
-    """Send the server's whole first flight and return :class:`ExpectFinished`.
+    """Send the server's whole first flight and return the next state.
+
+    ``tr`` holds the messages before this ClientHello: nothing, or message_hash and our
+    HelloRetryRequest (then its hash is already started).
 
     Raises:
-        PeerMisbehaved: the client's key share is invalid (illegal_parameter).
+        PeerMisbehaved: the client's key share is invalid (illegal_parameter), a wrong PSK
+            binder (decrypt_error), early_data after a HelloRetryRequest.
+        PeerIncompatible: a PSK-only server and no usable PSK (handshake_failure).
     """
     suite = sel.suite
     assert sel.client_share is not None  # _select13 guarantees it; not peer input
+    retried = tr.hash_name is not None
+    accepted = choose_psk(cfg, ch, ch_raw, tr, suite, sel.sni)
+    if accepted is None and (sel.certified_key is None or sel.signer is None):
+        raise PeerIncompatible("no certificate and no usable PSK for this client")
+    early = early_data_allowed(cfg, ch, accepted, suite, sel.alpn, retried)
     our_share, shared = sel.group.encapsulate(sel.client_share)
     random = cfg.provider.secure_random(32)
     sh = ServerHello(
@@ -89,11 +111,19 @@ def emit_first_flight(
         extensions=ServerExtensions(
             supported_versions=int(ProtocolVersion.TLSv1_3),
             key_share=KeyShareEntry(int(sel.group.name), our_share),
+            pre_shared_key=accepted.index if accepted is not None else None,
         ),
     )
     tr.start_hash(suite.hash_name)
     tr.drop_buffer()
     tr.add(ch_raw)
+    schedule = KeyScheduleEarly(
+        suite,
+        accepted.psk if accepted is not None else None,
+        keylog=cfg.key_log,
+        client_random=ch.random,
+    )
+    early_secret = schedule.client_early_traffic_secret(tr.current_hash()) if early else None
     _send(cx, tr, sh)
     if ch.legacy_session_id and not sent_ccs:
         cx.send_ccs()
@@ -103,19 +133,64 @@ def emit_first_flight(
     cx.alpn_protocol = sel.alpn
     cx.sni = sel.sni
     cx.deframer.set_tls13()
-    hs = KeyScheduleEarly(suite, None, keylog=cfg.key_log, client_random=ch.random).into_handshake(
-        shared
-    )
+    hs = schedule.into_handshake(shared)
     th = tr.current_hash()
     cx.set_tls13_encrypter(suite, hs.server_handshake_traffic_secret(th))
-    cx.set_tls13_decrypter(suite, hs.client_handshake_traffic_secret(th))
+    client_hs_secret = hs.client_handshake_traffic_secret(th)
+    if early_secret is not None:
+        # 0-RTT accepted: read early data until EndOfEarlyData (RFC 8446 §4.2.10).
+        cx.set_tls13_decrypter(suite, early_secret)
+        cx.receiving_early_data = True
+        cx.early_data_accepted = True
+        cx.early_data_left = cfg.max_early_data_size
+    else:
+        cx.set_tls13_decrypter(suite, client_hs_secret)
+        if ch.extensions.early_data:
+            cx.record_layer.set_skip_early_data(early_data_skip_limit(cfg))
+    cx.early_data_offered = ch.extensions.early_data
     _send(
         cx,
         tr,
         EncryptedExtensions(
-            extensions=ServerEncryptedExtensions(server_name=sel.sni is not None, alpn=sel.alpn)
+            extensions=ServerEncryptedExtensions(
+                server_name=sel.sni is not None, alpn=sel.alpn, early_data=early
+            )
         ),
     )
+    tickets = client_offers_psk_dhe(ch)
+    if accepted is not None:
+        # PSK handshake: no CertificateRequest, Certificate or CertificateVerify (§4.2.11).
+        cx.resumed = accepted.session is not None
+        if accepted.session is not None and accepted.session.client_cert_chain:
+            cx.peer_certificates = accepted.session.client_cert_chain
+        _send(cx, tr, Finished(verify_data=hs.server_finished_verify_data(tr.current_hash())))
+        traffic = hs.into_traffic(tr.current_hash())
+        cx.set_tls13_encrypter(suite, traffic.server_application_traffic_secret_0)
+        _log.debug(
+            "server sent PSK flight (%s, identity %d, 0-RTT %s)",
+            "resumption" if cx.resumed else "external PSK",
+            accepted.index,
+            "accepted" if early else "no",
+        )
+        if early:
+            return ExpectEndOfEarlyData(
+                config=cfg,
+                suite=suite,
+                transcript=tr,
+                traffic=traffic,
+                client_hs_secret=client_hs_secret,
+                tickets=tickets,
+            )
+        return ExpectFinished(
+            config=cfg,
+            suite=suite,
+            transcript=tr,
+            traffic=traffic,
+            client_auth=None,
+            tickets=tickets,
+        )
+    if sel.certified_key is None or sel.signer is None:  # checked above; not peer input
+        raise PeerIncompatible("no certificate for this client")
     verifier = cfg.client_verifier
     if verifier.offer_client_auth():
         hints = verifier.root_hint_subjects()
@@ -154,8 +229,46 @@ def emit_first_flight(
         "server sent first flight: %s, %s, alpn=%r", suite.suite.name, cx.kx_group.name, sel.alpn
     )
     if verifier.offer_client_auth():
-        return ExpectCertificate(config=cfg, suite=suite, transcript=tr, traffic=traffic)
-    return ExpectFinished(config=cfg, suite=suite, transcript=tr, traffic=traffic, client_auth=None)
+        return ExpectCertificate(
+            config=cfg, suite=suite, transcript=tr, traffic=traffic, tickets=tickets
+        )
+    return ExpectFinished(
+        config=cfg, suite=suite, transcript=tr, traffic=traffic, client_auth=None, tickets=tickets
+    )
+
+
+@dataclass(slots=True, kw_only=True)
+class ExpectEndOfEarlyData:
+    """0-RTT accepted: early data arrives (read with ``read_early_data``) until
+    EndOfEarlyData, which switches to the client's handshake traffic key (RFC 8446 §4.5)."""
+
+    config: ServerConfig
+    suite: Tls13CipherSuite
+    transcript: Transcript
+    traffic: KeyScheduleTraffic
+    client_hs_secret: bytes = field(repr=False)
+    tickets: bool
+
+    def handle(self, cx: CommonState, msg: Message) -> State:
+        """Take EndOfEarlyData and install the client handshake traffic key.
+
+        Raises:
+            InappropriateMessage: any other handshake message (unexpected_message).
+            DecodeError: a non-empty EndOfEarlyData.
+        """
+        m = expect_handshake(msg, "EndOfEarlyData")
+        m.expect(EndOfEarlyData)
+        self.transcript.add(m.raw)
+        cx.receiving_early_data = False
+        cx.set_tls13_decrypter(self.suite, self.client_hs_secret)
+        return ExpectFinished(
+            config=self.config,
+            suite=self.suite,
+            transcript=self.transcript,
+            traffic=self.traffic,
+            client_auth=None,
+            tickets=self.tickets,
+        )
 
 
 @dataclass(slots=True, kw_only=True)
@@ -166,6 +279,7 @@ class ExpectCertificate:
     suite: Tls13CipherSuite
     transcript: Transcript
     traffic: KeyScheduleTraffic
+    tickets: bool
 
     def handle(self, cx: CommonState, msg: Message) -> State:
         """Take the client's chain, or its empty Certificate when client auth is optional.
@@ -201,6 +315,7 @@ class ExpectCertificate:
                 transcript=self.transcript,
                 traffic=self.traffic,
                 client_auth=None,
+                tickets=self.tickets,
             )
         chain = tuple(e.cert_data for e in cert.certificate_list)
         return ExpectCertificateVerify(
@@ -209,6 +324,7 @@ class ExpectCertificate:
             transcript=self.transcript,
             traffic=self.traffic,
             chain=chain,
+            tickets=self.tickets,
         )
 
 
@@ -221,6 +337,7 @@ class ExpectCertificateVerify:
     transcript: Transcript
     traffic: KeyScheduleTraffic
     chain: tuple[bytes, ...]
+    tickets: bool
 
     def handle(self, cx: CommonState, msg: Message) -> State:
         """Verify the client's chain and its handshake signature.
@@ -243,6 +360,7 @@ class ExpectCertificateVerify:
             transcript=self.transcript,
             traffic=self.traffic,
             client_auth=(cert_ok, sig_ok),
+            tickets=self.tickets,
         )
 
 
@@ -255,6 +373,8 @@ class ExpectFinished:
     transcript: Transcript
     traffic: KeyScheduleTraffic
     client_auth: tuple[ClientCertVerified, HandshakeSignatureValid] | None
+    #: Send NewSessionTickets after the client's Finished (the client offered psk_dhe_ke).
+    tickets: bool
 
     def handle(self, cx: CommonState, msg: Message) -> State:
         """Check the client's Finished and start application traffic.
@@ -277,6 +397,9 @@ class ExpectFinished:
             write=t.server_application_traffic_secret_0,
         )
         cx.exporter = Tls13Exporter(t)
+        if self.tickets:
+            rms = t.resumption_master_secret(tr.current_hash())
+            emit_tickets(cx, self.config, self.suite, rms)
         cx.start_traffic()
         _log.debug("server handshake complete")
         return ExpectTraffic(suite=self.suite)
