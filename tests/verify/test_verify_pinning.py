@@ -63,7 +63,7 @@ def test_spki_matches_openssl(pki: Pki) -> None:
 def test_pin_leaf(pki: Pki) -> None:
     pins = PinSet([spki_sha256(der(pki.leaf))])
     pins.check(chain(pki))
-    PinSet([spki_sha256(der(pki.leaf))], scope="end-entity").check(chain(pki))
+    PinSet([spki_sha256(der(pki.leaf))], scope="end_entity").check(chain(pki))
     assert pins.matches(der(pki.leaf)) and not pins.matches(der(pki.root))
 
 
@@ -72,7 +72,7 @@ def test_pin_intermediate_or_root(pki: Pki) -> None:
         pins = PinSet([b"\x00" * 32, spki_sha256(der(cert))])
         pins.check(chain(pki))
         with pytest.raises(InvalidCertificate) as ei:
-            PinSet([spki_sha256(der(cert))], scope="end-entity").check(chain(pki))
+            PinSet([spki_sha256(der(cert))], scope="end_entity").check(chain(pki))
         assert ei.value.reason is CertificateReason.PIN_MISMATCH
         assert "end-entity key is not one of the 1" in str(ei.value)
 
@@ -98,7 +98,7 @@ def test_same_key_reissued_still_matches(pki: Pki) -> None:
         subject="example.com", key=pki.leaf_key, issuer=pki.inter, issuer_key=pki.inter_key
     )
     assert der(again) != der(pki.leaf)
-    PinSet([spki_sha256(der(pki.leaf))], scope="end-entity").check([der(again)])
+    PinSet([spki_sha256(der(pki.leaf))], scope="end_entity").check([der(again)])
 
 
 def test_from_base64(pki: Pki) -> None:
@@ -118,9 +118,9 @@ def test_config_errors() -> None:
         PinSet([b"\x01" * 31])
     with pytest.raises(ConfigError):
         PinSet([b"\x01" * 32], scope="leaf")  # type: ignore[arg-type]
-    p = PinSet([b"\x01" * 32, b"\x01" * 32, b"\x02" * 32], scope="end-entity")
-    assert len(p) == 2 and p.scope == "end-entity"
-    assert repr(p) == "PinSet(2 pins, scope='end-entity')"
+    p = PinSet([b"\x01" * 32, b"\x01" * 32, b"\x02" * 32], scope="end_entity")
+    assert len(p) == 2 and p.scope == "end_entity"
+    assert repr(p) == "PinSet(2 pins, scope='end_entity')"
 
 
 def test_malformed_der_raises_bad_encoding(pki: Pki) -> None:

@@ -11,7 +11,7 @@ Scopes:
 * ``"any-in-chain"`` (default, RFC 7469 §2.6 semantics): at least one certificate of the chain
   matches.  Pass the *verified* chain (leaf, intermediates, trust anchor) so that pinning a
   root or intermediate key works even when the peer does not send that certificate.
-* ``"end-entity"``: the leaf's key must match.
+* ``"end_entity"``: the leaf's key must match.
 
 Failure raises :class:`~tlspipe.errors.InvalidCertificate` with reason ``PIN_MISMATCH``
 (alert ``bad_certificate``): the certificate itself is acceptable to the PKI but not to the
@@ -35,8 +35,8 @@ from ..errors import CertificateReason, ConfigError, InvalidCertificate
 
 __all__ = ["PinScope", "PinSet", "spki_der", "spki_sha256"]
 
-PinScope = Literal["any-in-chain", "end-entity"]
-_SCOPES: Final = ("any-in-chain", "end-entity")
+PinScope = Literal["any-in-chain", "end_entity"]
+_SCOPES: Final = ("any-in-chain", "end_entity")
 
 _SEQUENCE: Final = 0x30
 _INTEGER: Final = 0x02
@@ -225,12 +225,12 @@ class PinSet:
             raise InvalidCertificate(
                 CertificateReason.PIN_MISMATCH, "no certificate to check against the pins"
             )
-        candidates = chain_der[:1] if self._scope == "end-entity" else chain_der
+        candidates = chain_der[:1] if self._scope == "end_entity" else chain_der
         for cert in candidates:
             if self.matches(cert):
                 return
         what = "no key of the chain is"
-        if self._scope == "end-entity":
+        if self._scope == "end_entity":
             what = "the end-entity key is not"
         raise InvalidCertificate(
             CertificateReason.PIN_MISMATCH,
