@@ -447,7 +447,16 @@ async def start_server(
             if asyncio.iscoroutine(res):
                 task = loop.create_task(res)
                 tasks.add(task)
-                task.add_done_callback(tasks.discard)
+
+                def finished(t: asyncio.Task[None]) -> None:
+                    tasks.discard(t)
+                    if not t.cancelled() and (exc := t.exception()) is not None:
+                        # as asyncio.start_server: a failed handler drops its connection
+                        _log.error("client_connected_cb failed: %r", exc)
+                        if proto.transport is not None:
+                            proto.transport.abort()
+
+                task.add_done_callback(finished)
 
         proto = TlsProtocol(ServerConnection(config), reader, on_handshake)
         holder.append(proto)

@@ -368,6 +368,10 @@ def test_usage_missing_and_bad_arguments(pki: Any, tmp_path: Path) -> None:
 def test_help_and_version() -> None:
     res = run_tlspipe(["--version"])
     assert res.returncode == 0 and res.stdout.decode().startswith("tlspipe ")
+    script = Path(sys.executable).parent / "tlspipe"  # the installed console script
+    if script.exists():
+        res = subprocess.run([str(script), "--version"], capture_output=True, timeout=TIMEOUT)
+        assert res.returncode == 0 and res.stdout.decode().startswith("tlspipe "), res.stderr
     for sub in ("server", "client", "demo"):
         res = run_tlspipe([sub, "--help"])
         assert res.returncode == 0 and b"usage: tlspipe " + sub.encode() in res.stdout

@@ -291,3 +291,21 @@ def test_aio_client_against_openssl_www(pki: Any) -> None:
         body = run("asyncio", main)
     assert body.startswith(b"HTTP/1.0 200 ok")
     assert b"TLSv1.3" in body
+
+
+def test_aio_failing_handler_drops_its_connection(pki: Any, caplog: Any) -> None:
+    cc, sc = configs(pki)
+
+    async def broken(reader: asyncio.StreamReader, writer: aio.TlsStreamWriter) -> None:
+        raise RuntimeError("handler bug")
+
+    async def main() -> None:
+        server = await aio.start_server(broken, "127.0.0.1", 0, config=sc)
+        async with server:
+            reader, writer = await aio.open_connection("127.0.0.1", port_of(server), config=cc)
+            with pytest.raises((tlspipe.UnexpectedEof, ConnectionResetError)):
+                await reader.read()
+            writer.close()
+
+    run("asyncio", main)
+    assert "handler bug" in caplog.text
