@@ -127,6 +127,8 @@ class Rec:
     payload: bytes
     encrypted: bool = False
     version: int = 0x0303
+    #: the record exactly as the sender put it on the wire (set by the wiretap)
+    wire: bytes = field(default=b"", repr=False, compare=False)
 
     def handshake_type(self) -> int | None:
         """The type of the first handshake message in the payload, if a handshake record."""
@@ -195,7 +197,7 @@ class Wiretap:
         """The record as the receiver sees it (plaintext, inner type) when we can decrypt."""
         d = self.dirs[sender]
         if suite is None or rec.content_type != ContentType.application_data:
-            return Rec(rec.content_type, rec.payload, False, rec.version)
+            return Rec(rec.content_type, rec.payload, False, rec.version, rec.encode())
         for i, seq in ((d.idx, d.in_seq), (d.idx + 1, 0)):
             if i < 0:
                 continue
@@ -210,8 +212,8 @@ class Wiretap:
             if i != d.idx:
                 d.idx, d.out_seq = i, 0
             d.in_seq = seq + 1
-            return Rec(typ, plain, True, rec.version)
-        return Rec(rec.content_type, rec.payload, False, rec.version)
+            return Rec(typ, plain, True, rec.version, rec.encode())
+        return Rec(rec.content_type, rec.payload, False, rec.version, rec.encode())
 
     def seal(self, sender: str, suite: Tls13CipherSuite | None, rec: Rec) -> bytes:
         """Re-protect ``rec`` under the sender's current key (or frame it in plaintext)."""
