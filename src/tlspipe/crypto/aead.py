@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
@@ -45,13 +46,20 @@ class CryptographyAead:
     """An :class:`Aead` over one keyed ``cryptography`` AEAD object (AESGCM/ChaCha20Poly1305).
 
     The key lives only inside the ``cryptography`` object; the repr shows nothing secret.
+
+    For the record layer's hot path it also exposes the ``cryptography`` methods themselves,
+    with their ``(nonce, data, associated_data)`` argument order: ``raw_seal``, ``raw_open``
+    and ``raw_open_error`` (the exception ``raw_open`` raises on a bad tag).  Calling them
+    skips one Python frame per record; :mod:`tlspipe.record.layer` uses them when present.
     """
 
-    __slots__ = ("_decrypt", "_encrypt")
+    __slots__ = ("raw_open", "raw_seal")
+
+    raw_open_error: ClassVar[type[Exception]] = InvalidTag
 
     def __init__(self, cipher: AESGCM | ChaCha20Poly1305) -> None:
-        self._encrypt = cipher.encrypt
-        self._decrypt = cipher.decrypt
+        self.raw_seal = cipher.encrypt
+        self.raw_open = cipher.decrypt
 
     def __repr__(self) -> str:
         return "CryptographyAead(<key hidden>)"
@@ -62,7 +70,7 @@ class CryptographyAead:
         Raises:
             Nothing for valid nonces (12 bytes) and sizes below 2**31.
         """
-        return self._encrypt(nonce, plaintext, aad)
+        return self.raw_seal(nonce, plaintext, aad)
 
     def open(self, nonce: bytes, aad: bytes, ciphertext: bytes | memoryview) -> bytes:
         """Decrypt ciphertext || tag.
@@ -72,7 +80,7 @@ class CryptographyAead:
                 (alert ``bad_record_mac``).
         """
         try:
-            return self._decrypt(nonce, ciphertext, aad)
+            return self.raw_open(nonce, ciphertext, aad)
         except InvalidTag:
             raise DecryptError("record authentication failed") from None
 

@@ -52,7 +52,8 @@ Choices (the spec left them open):
 from __future__ import annotations
 
 import struct
-from typing import Protocol
+from collections.abc import Callable
+from typing import Protocol, cast
 
 from ..enums import AlertDescription, ContentType
 from ..errors import DecryptError, EncryptError, InternalError, PeerMisbehaved, RecordOverflow
@@ -224,6 +225,30 @@ PLAINTEXT_ENCRYPTER = PlaintextEncrypter()
 PLAINTEXT_DECRYPTER = PlaintextDecrypter()
 
 
+_Raw = Callable[[bytes, "bytes | memoryview", bytes], bytes]
+
+
+def _raw_seal(aead: RecordAead) -> _Raw:
+    """``aead``'s sealing function in ``(nonce, plaintext, aad)`` order: its ``raw_seal``
+    attribute when it has one (one Python frame less per record), else an adapter."""
+    raw = getattr(aead, "raw_seal", None)
+    if callable(raw):
+        return cast(_Raw, raw)
+    seal = aead.seal
+    return lambda nonce, data, aad: seal(nonce, aad, data)
+
+
+def _raw_open(aead: RecordAead) -> tuple[_Raw, type[Exception]]:
+    """``aead``'s opening function in ``(nonce, ciphertext, aad)`` order and the exception
+    it raises on a bad tag (``raw_open`` / ``raw_open_error`` when present)."""
+    raw = getattr(aead, "raw_open", None)
+    err = getattr(aead, "raw_open_error", None)
+    if callable(raw) and isinstance(err, type) and issubclass(err, Exception):
+        return cast(_Raw, raw), err
+    open_ = aead.open
+    return (lambda nonce, data, aad: open_(nonce, aad, data)), DecryptError
+
+
 def _check_iv(iv: bytes, n: int, what: str) -> int:
     if len(iv) != n:
         raise ValueError(f"{what} must be {n} bytes")
@@ -253,7 +278,7 @@ class Tls13Encrypter:
         confidentiality_limit: int = AES_GCM_CONFIDENTIALITY_LIMIT,
     ) -> None:
         self._aead = aead
-        self._seal = aead.seal
+        self._seal = _raw_seal(aead)
         self._iv = _check_iv(iv, 12, "TLS 1.3 iv")
         self.confidentiality_limit = confidentiality_limit
 
@@ -289,7 +314,7 @@ class Tls13Encrypter:
         else:
             inner = b"".join((payload, _TYPE_BYTE[content_type]))
         header = _HEADER13_PREFIX + (n + 1 + TAG_LEN).to_bytes(2, "big")
-        return header + self._seal((self._iv ^ seq).to_bytes(12, "big"), header, inner)
+        return header + self._seal((self._iv ^ seq).to_bytes(12, "big"), inner, header)
 
 
 class Tls13Decrypter:
@@ -304,13 +329,13 @@ class Tls13Decrypter:
         ValueError: ``iv`` is not 12 bytes (a programming error).
     """
 
-    __slots__ = ("_aead", "_iv", "_open", "integrity_limit")
+    __slots__ = ("_aead", "_iv", "_open", "_open_error", "integrity_limit")
 
     def __init__(
         self, aead: RecordAead, iv: bytes, *, integrity_limit: int = AEAD_INTEGRITY_LIMIT
     ) -> None:
         self._aead = aead
-        self._open = aead.open
+        self._open, self._open_error = _raw_open(aead)
         self._iv = _check_iv(iv, 12, "TLS 1.3 iv")
         self.integrity_limit = integrity_limit
 
@@ -347,9 +372,14 @@ class Tls13Decrypter:
             raise RecordOverflow(f"record: ciphertext length {n} exceeds 2^14 + 256")
         if n < TAG_LEN:
             raise DecryptError("record: ciphertext shorter than the tag")
-        inner = self._open(
-            (self._iv ^ seq).to_bytes(12, "big"), _HEADER13_PREFIX + n.to_bytes(2, "big"), payload
-        )
+        try:
+            inner = self._open(
+                (self._iv ^ seq).to_bytes(12, "big"),
+                payload,
+                _HEADER13_PREFIX + n.to_bytes(2, "big"),
+            )
+        except self._open_error:
+            raise DecryptError("record authentication failed") from None
         m = len(inner)
         if m > MAX_PLAINTEXT + 1:
             raise RecordOverflow("record: TLS 1.3 inner plaintext exceeds 2^14 + 1")

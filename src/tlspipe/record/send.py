@@ -14,9 +14,7 @@ buffer.  Imports nothing from the rest of the package.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterator
-from itertools import islice
 
 __all__ = ["IOV_MAX", "SendQueue", "fragment"]
 
@@ -44,17 +42,19 @@ def fragment(payload: bytes | memoryview, max_fragment: int) -> Iterator[memoryv
 
 
 class SendQueue:
-    """Protected records waiting to be written, as a deque of chunks.
+    """Protected records waiting to be written, as a list of chunks with a head index.
 
     ``len(queue)`` is the number of octets queued.  Chunks are the pushed ``bytes`` objects
     themselves (a partly consumed head becomes a ``memoryview`` slice); views are made only
-    when :meth:`pending` hands them out.
+    when :meth:`pending` hands them out.  A list rather than a ``deque``: an idle connection's
+    empty list holds no item array, while a deque always keeps a ~0.5 KiB block.
     """
 
-    __slots__ = ("_chunks", "_size")
+    __slots__ = ("_chunks", "_head", "_size")
 
     def __init__(self) -> None:
-        self._chunks: deque[bytes | memoryview] = deque()
+        self._chunks: list[bytes | memoryview] = []
+        self._head = 0  # index of the first live chunk; consumed ones are replaced by b""
         self._size = 0
 
     def __len__(self) -> int:
@@ -62,7 +62,7 @@ class SendQueue:
         return self._size
 
     def __repr__(self) -> str:
-        return f"SendQueue(chunks={len(self._chunks)}, bytes={self._size})"
+        return f"SendQueue(chunks={len(self._chunks) - self._head}, bytes={self._size})"
 
     def is_empty(self) -> bool:
         """True when nothing is queued."""
@@ -81,9 +81,9 @@ class SendQueue:
 
         The views stay valid after :meth:`consume`; they must not be kept past the write.
         """
-        chunks = self._chunks
-        k = min(len(chunks), max_chunks)
-        return [c if isinstance(c, memoryview) else memoryview(c) for c in islice(chunks, k)]
+        head = self._head
+        live = self._chunks[head : head + max_chunks]
+        return [c if isinstance(c, memoryview) else memoryview(c) for c in live]
 
     def consume(self, n: int) -> None:
         """Drop the first ``n`` octets (what the socket accepted).
@@ -95,26 +95,37 @@ class SendQueue:
             raise ValueError(f"consume({n}) with {self._size} octets queued")
         self._size -= n
         chunks = self._chunks
+        head = self._head
         while n:
-            head = chunks[0]
-            k = len(head)
+            first = chunks[head]
+            k = len(first)
             if n >= k:
-                chunks.popleft()
+                chunks[head] = b""
+                head += 1
                 n -= k
             else:
-                mv = head if isinstance(head, memoryview) else memoryview(head)
-                chunks[0] = mv[n:]
+                mv = first if isinstance(first, memoryview) else memoryview(first)
+                chunks[head] = mv[n:]
                 n = 0
+        if head == len(chunks):
+            chunks.clear()
+            head = 0
+        self._head = head
 
     def take_all(self) -> bytes:
         """Everything queued as one ``bytes`` (one join); the queue is left empty."""
         chunks = self._chunks
-        if len(chunks) == 1:
-            head = chunks[0]
-            out = head if isinstance(head, bytes) else head.tobytes()
+        head = self._head
+        live = len(chunks) - head
+        if live == 1:
+            first = chunks[head]
+            out = first if isinstance(first, bytes) else first.tobytes()
+        elif live == 0:
+            out = b""
         else:
-            out = b"".join(chunks)
+            out = b"".join(chunks[head:] if head else chunks)
         chunks.clear()
+        self._head = 0
         self._size = 0
         return out
 
