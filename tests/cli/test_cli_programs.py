@@ -8,6 +8,8 @@ in its own process group and is stopped by PID in ``finally`` (tests/interop/pee
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 import shutil
@@ -24,6 +26,7 @@ import pytest
 
 import tlspipe
 from interop.peers import OpenSSLPeer, openssl_client, openssl_server
+from tlspipe.cli import main as cli_main
 from tlspipe.config import IMPLEMENTED_VERSIONS
 from tlspipe.enums import ProtocolVersion
 from tlspipe.stream import Stream
@@ -299,10 +302,21 @@ def test_signal_stops_server_with_status_0(pki: Any, sig: int) -> None:
 # -- usage errors --------------------------------------------------------------------------------
 
 
-def usage_error(args: Sequence[str]) -> str:
-    res = run_tlspipe(args)
-    assert res.returncode == 2, (args, res.stderr)
-    err = res.stderr.decode()
+def usage_error(args: Sequence[str], *, in_process: bool = True) -> str:
+    """The last stderr line of ``tlspipe ARGS``, which must exit with status 2.
+
+    In-process (``cli.main``) by default, for speed; ``in_process=False`` runs the program.
+    """
+    if in_process:
+        err_buf = io.StringIO()
+        with contextlib.redirect_stderr(err_buf), pytest.raises(SystemExit) as ei:
+            cli_main(list(args))
+        assert ei.value.code == 2, (args, err_buf.getvalue())
+        err = err_buf.getvalue()
+    else:
+        res = run_tlspipe(args)
+        assert res.returncode == 2, (args, res.stderr)
+        err = res.stderr.decode()
     assert "Traceback" not in err
     return err.strip().splitlines()[-1]
 
@@ -362,7 +376,9 @@ def test_usage_missing_and_bad_arguments(pki: Any, tmp_path: Path) -> None:
     missing = tmp_path / "nope.pem"
     line = usage_error(["server", "--port", "0", "--cert", str(missing), "--key", str(missing)])
     assert f"--cert {missing}: No such file or directory" in line
-    assert usage_error([]).startswith("tlspipe: error:")
+    assert usage_error([], in_process=False).startswith("tlspipe: error:")
+    line = usage_error(["client", "localhost", "--suite", "NULL"], in_process=False)
+    assert line.startswith("tlspipe client: error: argument --suite: unknown cipher suite")
 
 
 def test_help_and_version() -> None:
@@ -373,8 +389,10 @@ def test_help_and_version() -> None:
         res = subprocess.run([str(script), "--version"], capture_output=True, timeout=TIMEOUT)
         assert res.returncode == 0 and res.stdout.decode().startswith("tlspipe "), res.stderr
     for sub in ("server", "client", "demo"):
-        res = run_tlspipe([sub, "--help"])
-        assert res.returncode == 0 and b"usage: tlspipe " + sub.encode() in res.stdout
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as ei:
+            cli_main([sub, "--help"])
+        assert ei.value.code == 0 and f"usage: tlspipe {sub}" in out.getvalue()
 
 
 def test_usage_auth_option_pairs(pki: Any) -> None:
