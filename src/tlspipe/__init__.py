@@ -60,11 +60,16 @@ from .server.stores import (
     StoresServerSessions,
     Ticketer,
 )
+from .verify.crl import CrlChecker
+from .verify.ct import CtLog, CtPolicy
+from .verify.ocsp import OcspPolicy
+from .verify.pinning import PinSet
 from .verify.roots import RootCertStore
 from .verify.webpki import (
     AllowAnyAnonymousOrAuthenticatedClient,
     AllowAnyAuthenticatedClient,
     NoClientAuth,
+    ServerCertChecks,
     WebPkiClientVerifier,
     WebPkiServerVerifier,
 )
@@ -92,6 +97,9 @@ __all__ = [
     "ClientSessionMemoryCache",
     "ConfigError",
     "Connection",
+    "CrlChecker",
+    "CtLog",
+    "CtPolicy",
     "DecodeError",
     "DecryptError",
     "EncryptError",
@@ -110,8 +118,10 @@ __all__ = [
     "NoClientSessionStorage",
     "NoKeyLog",
     "NoServerSessionStorage",
+    "OcspPolicy",
     "PeerIncompatible",
     "PeerMisbehaved",
+    "PinSet",
     "ProducesTickets",
     "ProtocolVersion",
     "RecordOverflow",
@@ -120,6 +130,7 @@ __all__ = [
     "ResolvesServerCert",
     "ResolvesServerCertUsingSni",
     "RootCertStore",
+    "ServerCertChecks",
     "ServerConfig",
     "ServerConnection",
     "ServerSession",

@@ -206,3 +206,102 @@ def test_no_staple_unless_asked(pki: PKI) -> None:
         res = python_ssl_client(st.port, ctx, b"", read=2)
         st.result()
     assert res.received == b"hi"
+
+
+# --- the client checks a stapled response that `openssl ocsp` produced ---------------------
+
+
+def _openssl_ocsp(
+    pki: PKI, ident: Identity, d: Path, *, signer: str, revoked: bool, validity: tuple[str, ...]
+) -> bytes:
+    """Run `openssl ocsp` as a responder for ``ident``'s leaf (issuer: the intermediate)."""
+    import subprocess
+
+    now = dt.datetime.now(dt.UTC)
+    leaf = ident.leaf
+    serial = f"{leaf.serial_number:X}"
+    serial = "0" * (len(serial) % 2) + serial
+    t = lambda w: w.strftime("%y%m%d%H%M%SZ")  # noqa: E731
+    status, rev = ("R", t(now - dt.timedelta(days=1)) + ",keyCompromise") if revoked else ("V", "")
+    subject = "/" + leaf.subject.rfc4514_string().replace(",", "/")
+    (d / "index.txt").write_text(
+        "\t".join((status, t(leaf.not_valid_after_utc), rev, serial, "unknown", subject)) + "\n"
+    )
+    (d / "index.txt.attr").write_text("unique_subject = no\n")
+    issuer_pem = d / "issuer.pem"
+    issuer_pem.write_bytes(pki.intermediate.cert.public_bytes(serialization.Encoding.PEM))
+    keys = {"issuer": pki.intermediate.key, "rogue": pki.root.key}
+    certs = {"issuer": pki.intermediate.cert, "rogue": pki.root.cert}
+    (d / "signer.pem").write_bytes(certs[signer].public_bytes(serialization.Encoding.PEM))
+    (d / "signer.key").write_bytes(
+        keys[signer].private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    out = d / "resp.der"
+    out.unlink(missing_ok=True)
+    cmd = [
+        "openssl", "ocsp", "-index", str(d / "index.txt"), "-rsigner", str(d / "signer.pem"),
+        "-rkey", str(d / "signer.key"), "-CA", str(issuer_pem), "-issuer", str(issuer_pem),
+        "-cert", str(ident.leaf_pem), "-respout", str(out), *validity,
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, timeout=20, check=False)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    return out.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("case", "signer", "revoked", "validity", "reason"),
+    [
+        ("good", "issuer", False, ("-ndays", "1"), None),
+        ("revoked", "issuer", True, ("-ndays", "1"), "REVOKED"),
+        ("expired", "issuer", False, ("-nmin", "1"), "BAD_STATUS_RESPONSE"),
+        ("wrong-signer", "rogue", False, ("-ndays", "1"), "BAD_STATUS_RESPONSE"),
+    ],
+)
+def test_tlspipe_client_checks_openssl_ocsp(
+    pki: PKI,
+    tmp_path: Path,
+    case: str,
+    signer: str,
+    revoked: bool,
+    validity: tuple[str, ...],
+    reason: str | None,
+) -> None:
+    from tlspipe.verify.ocsp import OcspPolicy
+    from tlspipe.verify.webpki import ServerCertChecks
+
+    server = pki.server("ecdsa-p256")
+    resp = _openssl_ocsp(pki, server, tmp_path, signer=signer, revoked=revoked, validity=validity)
+    status_file = tmp_path / "status.der"
+    status_file.write_bytes(resp)
+    clock = (
+        (lambda: dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10))
+        if case == "expired"
+        else (lambda: dt.datetime.now(dt.UTC))
+    )
+    cfg = tlspipe.ClientConfig(
+        root_store=_roots(server.ca_pem),
+        cert_checks=ServerCertChecks(ocsp=OcspPolicy(require_stapled=True)),
+        time=clock,
+    )
+    with openssl_server(server, args=["-status_file", str(status_file)]) as srv:
+        d = connect(srv.port, cfg)
+        with contextlib.closing(d.sock):
+            if reason is None:
+                d.handshake()
+                assert d.conn.peer_ocsp_response == resp
+                d.close()
+                return
+            with pytest.raises(tlspipe.InvalidCertificate) as ei:
+                d.handshake()
+        assert ei.value.reason.name == reason
+        srv.wait_for(r"alert", timeout=10)
+        out = srv.output()
+    expected_alert = {
+        "REVOKED": "certificate revoked",
+        "BAD_STATUS_RESPONSE": "bad certificate status response",
+    }
+    assert expected_alert[reason] in out

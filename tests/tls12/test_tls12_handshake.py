@@ -56,7 +56,7 @@ class _Schemes:
         self.inner = inner
         self.schemes = tuple(schemes)
 
-    def verify_server_cert(self, *a):
+    def verify_server_cert(self, *a, **kw):
         return self.inner.verify_server_cert(*a)
 
     def verify_tls12_signature(self, message, cert, scheme, signature):
@@ -277,3 +277,29 @@ def test_default_configs_negotiate_tls13(pki):
     d = Duo(client_config(pki, versions=(V13, V12)), server_config(pki, versions=(V13, V12)))
     d.handshake()
     assert d.client.protocol_version is V13
+
+
+def test_ocsp_and_sct_stapled(pki):
+    ident = pki.server("ecdsa-p256")
+    ck = tlspipe.CertifiedKey.from_pem(
+        ident.chain_pem.read_bytes(), ident.key_pem.read_bytes(),
+        ocsp=b"fake ocsp response", sct_list=b"\x00\x05\x00\x03sct",
+    )  # fmt: skip
+    seen = []
+    base = client_config(pki)
+
+    class Recorder(_Schemes):
+        def verify_server_cert(self, end_entity, intermediates, name, ocsp, now, **kw):
+            seen.append((ocsp, kw.get("sct_list")))
+            return self.inner.verify_server_cert(end_entity, intermediates, name, b"", now)
+
+    v = Recorder(base.verifier_, base.verifier_.supported_verify_schemes())
+    cc = tlspipe.dangerous.dangerous_with_custom_verifier(base, v)
+    d = Duo(cc, tlspipe.ServerConfig(certified_key=ck, versions=(V12,)))
+    d.handshake()
+    assert [x[0] for x in seen] == [b"fake ocsp response"]
+    assert d.client.peer_ocsp_response == b"fake ocsp response"
+    assert d.client.peer_sct_list == b"\x00\x05\x00\x03sct"
+    # not asked for: not sent
+    d2 = Duo(client_config(pki), tlspipe.ServerConfig(certified_key=ck, versions=(V12,)))
+    d2.handshake()

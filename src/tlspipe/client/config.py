@@ -31,7 +31,7 @@ from ..keylog import KeyLog, NoKeyLog
 from ..psk import ExternalPsk
 from ..verify.base import ServerCertVerifier
 from ..verify.roots import RootCertStore
-from ..verify.webpki import WebPkiServerVerifier
+from ..verify.webpki import ServerCertChecks, WebPkiServerVerifier
 from .certs import AlwaysResolvesClientCert, ResolvesClientCert
 from .stores import ClientSessionMemoryCache, StoresClientSessions
 
@@ -69,6 +69,8 @@ class ClientConfig:
         middlebox_compat: TLS 1.3 middlebox compatibility mode (RFC 8446 §D.4).
         client_auth_cert_resolver: answers a server's CertificateRequest; e.g.
             :meth:`with_client_auth_cert`.  None sends an empty Certificate.
+        cert_checks: optional checks beyond path validation (all off by default): stapled
+            OCSP verification, Certificate Transparency, user-supplied CRLs, SPKI pinning.
         enable_early_data: offer TLS 1.3 0-RTT when resuming with a ticket that allows it;
             write it with :meth:`~tlspipe.ClientConnection.write_early_data` before the
             handshake completes (RFC 8446 §2.3; early data can be replayed).
@@ -98,6 +100,7 @@ class ClientConfig:
     enable_tickets: bool = True
     require_ems: bool = False
     client_auth_cert_resolver: ResolvesClientCert | None = None
+    cert_checks: ServerCertChecks | None = None
     enable_early_data: bool = False
     external_psk: ExternalPsk | None = None
     _verifier: ServerCertVerifier | None = field(default=None, repr=False)
@@ -124,7 +127,7 @@ class ClientConfig:
             roots = self.root_store if self.root_store is not None else RootCertStore.mozilla()
             if len(roots) == 0:
                 raise ConfigError("root_store is empty: no server could be verified")
-            verifier = WebPkiServerVerifier(roots)
+            verifier = WebPkiServerVerifier(roots, checks=self.cert_checks)
         object.__setattr__(self, "verifier_", verifier)
 
     def with_client_auth_cert(self, chain_pem: bytes, key_pem: bytes) -> ClientConfig:

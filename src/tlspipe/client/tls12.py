@@ -230,11 +230,6 @@ def handle_server_hello(
                 "resumed session changes the extended master secret (RFC 7627 §5.3)",
                 AlertDescription.handshake_failure,
             )
-        if ext.server_name:
-            raise PeerMisbehaved(
-                "server_name acknowledged in a resumed session",
-                AlertDescription.unsupported_extension,
-            )
         secrets = ConnectionSecrets(
             suite, resuming.master_secret, h.random, sh.random, resuming.extended_ms
         )
@@ -320,7 +315,12 @@ class ExpectServerKx:
             raise PeerMisbehaved("ServerKeyExchange signature scheme does not fit the suite")
         verifier = h.config.verifier_
         cert_ok = verifier.verify_server_cert(
-            self.chain[0], self.chain[1:], h.server_name.text, self.ocsp, h.config.time()
+            self.chain[0],
+            self.chain[1:],
+            h.server_name.text,
+            self.ocsp,
+            h.config.time(),
+            sct_list=cx.peer_sct_list,
         )
         signed = h.random + self.neg.server_random + skx.params_bytes()
         sig_ok = verifier.verify_tls12_signature(

@@ -216,6 +216,7 @@ class ExpectCertificateVerify:
             h.server_name.text,
             cx.peer_ocsp_response or b"",
             h.config.time(),
+            sct_list=cx.peer_sct_list,
         )
         message = signed_content(SERVER_CV_CONTEXT, h.transcript.current_hash())
         sig_ok: HandshakeSignatureValid = verifier.verify_tls13_signature(

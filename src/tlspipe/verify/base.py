@@ -127,11 +127,14 @@ class ServerCertVerifier(Protocol):
         server_name: str,
         ocsp_response: bytes,
         now: dt.datetime,
+        *,
+        sct_list: bytes | None = None,
     ) -> ServerCertVerified:
         """Verify ``end_entity`` (DER) for ``server_name`` (DNS name or IP literal) at ``now``.
 
         ``intermediates`` are the other DER certificates the peer sent, in its order;
-        ``ocsp_response`` is the stapled response (``b""`` when none).
+        ``ocsp_response`` is the stapled response (``b""`` when none); ``sct_list`` the
+        stapled SignedCertificateTimestampList (RFC 6962 §3.3), if any.
 
         Raises:
             InvalidCertificate: the chain, name, validity or purpose is wrong (alert by reason).

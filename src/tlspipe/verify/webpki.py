@@ -21,10 +21,12 @@ import datetime as dt
 import ipaddress
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Final
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import verification as xv
 
 from ..enums import AlertDescription, SignatureScheme
@@ -38,6 +40,10 @@ from .base import (
     verify_tls12_signature,
     verify_tls13_signature,
 )
+from .crl import CrlChecker
+from .ct import CtPolicy, verify_scts
+from .ocsp import OcspPolicy
+from .pinning import PinSet
 from .roots import RootCertStore
 
 __all__ = [
@@ -45,6 +51,7 @@ __all__ = [
     "AllowAnyAnonymousOrAuthenticatedClient",
     "AllowAnyAuthenticatedClient",
     "NoClientAuth",
+    "ServerCertChecks",
     "WebPkiClientVerifier",
     "WebPkiServerVerifier",
 ]
@@ -254,6 +261,48 @@ def _check_depth(max_chain_depth: int) -> int:
     return max_chain_depth
 
 
+@dataclass(frozen=True, kw_only=True)
+class ServerCertChecks:
+    """Optional checks a client runs on the verified chain, each off unless given.
+
+    Args:
+        ocsp: check a stapled OCSP response (signature, CertID, freshness, status);
+            ``OcspPolicy(require_stapled=True)`` also refuses servers that staple nothing.
+        ct: require valid SCTs (stapled or embedded) from the listed CT logs.
+        crls: user-supplied CRLs, for the end entity or the whole chain.
+        pins: SPKI SHA-256 pins; one certificate of the verified chain must match.
+    """
+
+    ocsp: OcspPolicy | None = None
+    ct: CtPolicy | None = None
+    crls: CrlChecker | None = None
+    pins: PinSet | None = None
+
+    def run(
+        self,
+        built: Sequence[x509.Certificate],
+        ocsp_response: bytes,
+        sct_list: bytes | None,
+        now: dt.datetime,
+    ) -> None:
+        """Run the configured checks on ``built`` (leaf first, trust anchor last).
+
+        Raises:
+            InvalidCertificate: ``REVOKED``, ``BAD_STATUS_RESPONSE``, ``CT_POLICY``,
+                ``PIN_MISMATCH`` or ``UNKNOWN_REVOCATION_STATUS`` (alert by reason).
+        """
+        leaf = built[0]
+        issuer = built[1] if len(built) > 1 else built[0]
+        if self.pins is not None:
+            self.pins.check([c.public_bytes(serialization.Encoding.DER) for c in built])
+        if self.crls is not None:
+            self.crls.check(built, now)
+        if self.ocsp is not None:
+            self.ocsp.check(ocsp_response, leaf, issuer, now)
+        if self.ct is not None:
+            verify_scts(leaf, issuer, sct_list, self.ct, now)
+
+
 class WebPkiServerVerifier:
     """Verifies server certificates against :class:`RootCertStore` roots (client side).
 
@@ -263,7 +312,7 @@ class WebPkiServerVerifier:
     serverAuth.  OCSP responses are accepted but not checked.
     """
 
-    __slots__ = ("_max_chain_depth", "_roots", "_schemes")
+    __slots__ = ("_checks", "_max_chain_depth", "_roots", "_schemes")
 
     def __init__(
         self,
@@ -271,8 +320,10 @@ class WebPkiServerVerifier:
         *,
         max_chain_depth: int = DEFAULT_MAX_CHAIN_DEPTH,
         schemes: Sequence[SignatureScheme] = DEFAULT_VERIFY_SCHEMES,
+        checks: ServerCertChecks | None = None,
     ) -> None:
-        """Create a verifier trusting ``roots``.
+        """Create a verifier trusting ``roots``; ``checks`` adds optional revocation, CT and
+        pinning checks on top of path validation.
 
         Raises:
             ConfigError: ``roots`` is empty, ``max_chain_depth`` out of range or ``schemes``
@@ -284,6 +335,7 @@ class WebPkiServerVerifier:
         self._roots = roots
         self._max_chain_depth = _check_depth(max_chain_depth)
         self._schemes = tuple(schemes)
+        self._checks = checks
 
     def __repr__(self) -> str:
         return f"WebPkiServerVerifier({self._roots!r})"
@@ -295,10 +347,14 @@ class WebPkiServerVerifier:
         server_name: str,
         ocsp_response: bytes,
         now: dt.datetime,
+        *,
+        sct_list: bytes | None = None,
     ) -> ServerCertVerified:
         """Verify ``end_entity`` (DER) and the peer's ``intermediates`` for ``server_name``.
 
-        ``now`` should be aware; a naive datetime is taken as UTC.
+        ``now`` should be aware; a naive datetime is taken as UTC.  ``ocsp_response`` and
+        ``sct_list`` are what the server stapled; they are checked only when the verifier
+        was built with :class:`ServerCertChecks` asking for it.
 
         Raises:
             InvalidCertificate: reason ``BAD_ENCODING`` (garbage DER, ``decode_error``),
@@ -318,7 +374,8 @@ class WebPkiServerVerifier:
             .max_chain_depth(self._max_chain_depth)
             .build_server_verifier(subject)
         )
-        err = _run(lambda: verifier.verify(leaf, chain))
+        built: list[x509.Certificate] = []
+        err = _run(lambda: built.extend(verifier.verify(leaf, chain)))
         if err is not None:
             raise _classify(
                 err,
@@ -328,6 +385,8 @@ class WebPkiServerVerifier:
                 now=now,
                 server_name=server_name,
             ) from err
+        if self._checks is not None:
+            self._checks.run(built, ocsp_response, sct_list, now)
         _log.debug("server certificate verified for %r", server_name)
         return ServerCertVerified.assertion()
 
