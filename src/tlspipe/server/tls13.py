@@ -147,7 +147,7 @@ def emit_first_flight(
         cx.set_tls13_decrypter(suite, client_hs_secret)
         if ch.extensions.early_data:
             cx.record_layer.set_skip_early_data(early_data_skip_limit(cfg))
-    cx.early_data_offered = ch.extensions.early_data
+    cx.early_data_offered = cx.early_data_offered or ch.extensions.early_data
     _send(
         cx,
         tr,
