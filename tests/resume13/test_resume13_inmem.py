@@ -627,3 +627,31 @@ def test_external_psk_validation() -> None:
         tlspipe.ServerConfig()  # neither certificate nor PSK
     assert "key" not in repr(PSK).replace("key=", "") or bytes(range(32)).hex() not in repr(PSK)
     assert repr(bytes(range(32))) not in repr(PSK)
+
+
+def test_ticket_without_client_cert_not_resumed_when_auth_required(pki: Any) -> None:
+    storage = tlspipe.ServerSessionMemoryCache()
+    ident = pki.client("ecdsa-p256")
+    roots = tlspipe.RootCertStore.from_pem_file(ident.ca_pem)
+    cc = client_config(pki).with_client_auth_cert(
+        ident.chain_pem.read_bytes(), ident.key_pem.read_bytes()
+    )
+    connect(cc, server_config(pki, session_storage=storage))  # no client auth: no chain
+    strict = server_config(
+        pki, session_storage=storage, client_verifier=tlspipe.AllowAnyAuthenticatedClient(roots)
+    )
+    c2, s2, _ = connect(cc, strict)
+    assert not s2.handshake_kind_resumed and s2.peer_certificates  # full handshake, cert asked
+
+
+def test_external_psk_after_hrr(pki: Any) -> None:
+    cc = client_config(
+        pki,
+        external_psk=PSK,
+        kx_groups=(NamedGroup.x25519, NamedGroup.secp384r1),
+        session_store=tlspipe.NoClientSessionStorage(),
+    )
+    sc = tlspipe.ServerConfig(external_psks=(PSK,), kx_groups=(NamedGroup.secp384r1,))
+    c, _, _ = connect(cc, sc)
+    assert c.negotiated_key_exchange_group == NamedGroup.secp384r1
+    assert c.peer_certificates is None
