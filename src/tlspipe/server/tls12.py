@@ -48,6 +48,7 @@ from ..keys.transcript import Transcript
 from ..msgs.extensions import ServerExtensions
 from ..msgs.handshake import (
     Certificate12,
+    CertificateStatus,
     ClientKeyExchangeEcdhe,
     Finished,
     NewSessionTicket12,
@@ -146,11 +147,12 @@ def _find_session(
     raw: bytes | None = None
     lifetime = SESSION_ID_LIFETIME
     if ticket and ticketer is not None and ticketer.enabled():
+        # RFC 5077 §3.4: with a ticket, the session ID only signals acceptance
         raw = ticketer.decrypt(ticket)
         lifetime = ticketer.lifetime()
         if raw is None:
             _log.debug("session ticket did not open; full handshake")
-    elif ch.legacy_session_id and not ticket:
+    elif ch.legacy_session_id:
         raw = cfg.session_storage.get(ch.legacy_session_id)
     if raw is None:
         return None
@@ -262,6 +264,9 @@ def handle_client_hello(cx: CommonState, cfg: ServerConfig, ch: ClientHello, raw
     tr.start_hash(suite.hash_name)
     tr.drop_buffer()
     tr.add(raw)
+    # OCSP stapling (RFC 6066 §8) and SCTs (RFC 6962 §3.3.1) when asked for and configured
+    ocsp = ck.ocsp if ext.status_request and ck.ocsp else None
+    sct = ck.sct_list if ext.signed_certificate_timestamp and ck.sct_list else None
     sh_ext = ServerExtensions(
         renegotiation_info=b"" if secure_reneg else None,
         extended_master_secret=using_ems,
@@ -269,9 +274,13 @@ def handle_client_hello(cx: CommonState, cfg: ServerConfig, ch: ClientHello, raw
         ec_point_formats=b"\x00" if ext.ec_point_formats is not None else None,
         alpn=alpn,
         server_name=sni is not None,
+        status_request=ocsp is not None,
+        signed_certificate_timestamp=sct,
     )
     _send(cx, tr, _server_hello(ch, neg, sh_ext))
     _send(cx, tr, Certificate12(certificate_list=ck.cert_chain))
+    if ocsp is not None:
+        _send(cx, tr, CertificateStatus(status_type=1, ocsp_response=ocsp))
     kx = group.start()
     params = ServerKeyExchangeEcdhe(
         curve_type=3, named_curve=int(group.name), public=kx.public, algorithm=0, signature=b""
