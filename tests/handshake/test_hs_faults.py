@@ -480,3 +480,44 @@ def test_fault(pki, name, flight, fn, cerr, serr, calert, salert):
             assert conn.write_tls() == b""
             with pytest.raises(type(err)):
                 conn.write(b"x")
+
+
+# -- client authentication faults (RFC 8446 §4.4.2.4, §4.4.3) --------------------------------
+def _auth_pair(pki, *, with_cert: bool) -> Pair:
+    ident = pki.client("ecdsa-p256")
+    roots = tlspipe.RootCertStore.from_pem_file(ident.ca_pem)
+    from helpers import client_config, server_config
+
+    cc = client_config(pki)
+    if with_cert:
+        cc = cc.with_client_auth_cert(ident.chain_pem.read_bytes(), ident.key_pem.read_bytes())
+    sc = server_config(pki, client_verifier=tlspipe.AllowAnyAuthenticatedClient(roots))
+    return Pair(cc, sc)
+
+
+def test_client_auth_required_but_no_certificate(pki):
+    p = _auth_pair(pki, with_cert=False)
+    out = p.until_error()
+    assert isinstance(out.server_error, tlspipe.Error)
+    assert out.server_alert == AD.certificate_required
+    assert isinstance(out.client_error, tlspipe.AlertReceived)
+    assert out.client_error.description == AD.certificate_required
+
+
+@pytest.mark.parametrize("typ", [HT.certificate_verify, HT.finished])
+def test_client_auth_flipped_client_signature_or_finished(pki, typ):
+    p = _auth_pair(pki, with_cert=True)
+    p.flow(p.client, p.server)
+    p.flow(p.server, p.client)
+    p.transfer_altered(p.client, p.server, _on(typ, flip_last_byte))
+    out = p.until_error()
+    assert isinstance(out.server_error, tlspipe.PeerMisbehaved)
+    assert out.server_alert == AD.decrypt_error
+    assert isinstance(out.client_error, tlspipe.AlertReceived)
+
+
+def test_client_auth_works(pki):
+    p = _auth_pair(pki, with_cert=True)
+    p.handshake()
+    assert p.server.peer_certificates == tuple(pki.client("ecdsa-p256").chain_der)
+    assert p.send(p.client, b"authenticated") == b"authenticated"
