@@ -394,7 +394,8 @@ async def open_connection(
         async with asyncio.timeout(handshake_timeout):
             await done
     except BaseException:
-        transport.abort()
+        if not transport.is_closing():  # a failed handshake already closed it, alert queued
+            transport.abort()
         raise
     return reader, TlsStreamWriter(protocol, reader)
 
