@@ -31,7 +31,6 @@ from helpers import (
     Pair,
     Rec,
     client_config,
-    make_pair,
     reframe_handshake,
     server_config,
     split_records,
@@ -435,11 +434,12 @@ def _nth_handshake(body: bytes, typ: int, nth: int) -> Callable[[Rec], list[Rec]
     typ=st.sampled_from(HS_TYPES),
     stage=st.integers(0, 2),
     nth=st.integers(0, 3),
+    scenario=st.sampled_from(sorted(SCENARIOS)),
 )
-def test_random_handshake_bodies(pki, body, typ, stage, nth):
+def test_random_handshake_bodies(pki, body, typ, stage, nth, scenario):
     """Random message bodies of every handshake type, framed in valid records at each
     handshake stage (plaintext before ServerHello, protected after)."""
-    pair = make_pair(pki)
+    pair = scenario_pair(pki, scenario)
     run = _Run(pair)
     # stage 0: server gets it instead of ClientHello; 1: client instead of ServerHello /
     # inside the server's protected flight; 2: server after the client's Finished
