@@ -327,3 +327,13 @@ def test_persist_bitflips_only_decode_error(idx, pos, bit):
     enc[pos % len(enc)] ^= 1 << bit
     with contextlib.suppress(DecodeError):
         type(VALUES[idx]).decode(bytes(enc))
+
+
+def test_ticket_and_session_id_resume_by_id_without_ticketer(pki):
+    storage = tlspipe.ServerSessionMemoryCache()
+    cc = client_config(pki)
+    _pair(pki, cc, server_config(pki, session_storage=storage, ticketer=tlspipe.Ticketer()))
+    stored = cc.session_store.tls12_session("localhost")
+    assert stored.ticket and stored.session_id
+    d = _pair(pki, cc, server_config(pki, session_storage=storage))
+    assert d.client.handshake_kind_resumed and d.server.handshake_kind_resumed

@@ -100,7 +100,8 @@ def prepare_resumption(
     Returns ``(session, ticket_extension, legacy_session_id)``: a stored session that can
     still be used (or None), the session_ticket extension body (``b""`` for an empty offer,
     None when tickets are off or TLS 1.2 is not offered) and the session ID to send (the
-    stored one when resuming by ID; a random one when resuming by ticket, RFC 5077 §3.4).
+    stored one when there is one, also beside a ticket; else a random one when resuming by
+    ticket, so that acceptance is visible in the echo, RFC 5077 §3.4).
 
     Raises:
         Nothing.
@@ -120,11 +121,12 @@ def prepare_resumption(
     if config.enable_tickets:
         ticket_ext = value.ticket if value is not None and value.ticket else b""
     if value is not None:
-        if value.ticket and config.enable_tickets:
+        if value.session_id:
+            # also with a ticket: a server without tickets can still resume by ID
+            session_id = value.session_id
+        elif value.ticket and config.enable_tickets:
             if not session_id:
                 session_id = config.provider.secure_random(32)
-        elif value.session_id:
-            session_id = value.session_id
         else:
             value = None
     return value, ticket_ext, session_id
