@@ -229,6 +229,7 @@ def connect(
     Close its socket when done (``with contextlib.closing(d.sock)``).
     """
     sock = socket.create_connection((host, port), timeout=timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         return Driver(tlspipe.ClientConnection(config, server_name), sock, timeout=timeout)
     except BaseException:
@@ -287,6 +288,7 @@ def serve_in_thread(
             except TimeoutError:
                 continue
             sock.settimeout(timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             return sock
         raise TimeoutError("no client connected")
 

@@ -28,6 +28,7 @@ import re
 import shutil
 import signal
 import socket
+import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -161,10 +162,11 @@ def s_server_session(
     args: list[str] | None = None,
     name: str = "localhost",
     sni: tuple[str, Identity] | None = None,
+    tls13: bool | None = True,
 ) -> Iterator[tuple[OpenSSLPeer, Driver]]:
     """``openssl s_server -tls1_3 ARGS`` and a tlspipe client connected to it as ``name``."""
     with (
-        openssl_server(ident, args=args or [], sni=sni) as server,
+        openssl_server(ident, args=args or [], sni=sni, tls13=tls13) as server,
         _closing_driver(connect(server.port, cfg, name)) as d,
     ):
         yield server, d
@@ -691,3 +693,243 @@ def test_key_mismatch_tlspipe_client_rejects_tlspipe_server(pki: PKI) -> None:
     assert ei.value.alert == AD.decrypt_error
     assert "invalid handshake signature" in str(ei.value)
     assert server_saw == AD.decrypt_error
+
+
+# -- record shapes, fragmentation, version/parameter mismatches ---------------------------------
+
+RECORD_SHAPES = {
+    "padding": ["-record_padding", "512"],  # TLS 1.3 inner plaintext padding
+    "max-frag-512": ["-max_send_frag", "512"],  # handshake messages split across records
+    "split-pipelines": ["-split_send_frag", "64", "-max_pipelines", "4"],
+}
+
+
+@interop
+@pytest.mark.parametrize("shape", sorted(RECORD_SHAPES))
+def test_record_shapes_from_s_server(pki: PKI, shape: str) -> None:
+    """The tlspipe client reassembles/unpads whatever record shapes s_server produces."""
+    cfg = client_config(pki.ca_pem)
+    with s_server_session(pki.server("rsa-2048"), args=RECORD_SHAPES[shape], cfg=cfg) as (
+        server,
+        d,
+    ):
+        d.handshake()
+        d.write(b"shape check\n")
+        server.wait_for("shape check")
+        server.send(b"B" * 3000 + b"\n")
+        assert d.read_until(b"\n") == b"B" * 3000 + b"\n"
+        _finish_s_server(d, server)
+
+
+@interop
+@pytest.mark.parametrize("shape", [*sorted(RECORD_SHAPES), "no-middlebox"])
+def test_record_shapes_from_s_client(pki: PKI, shape: str) -> None:
+    """The tlspipe server handles s_client's record shapes (and no middlebox CCS)."""
+    ident = pki.server("rsa-2048")
+    cfg = server_config(ident.chain_pem, ident.key_pem)
+    extra = ["-no_middlebox"] if shape == "no-middlebox" else RECORD_SHAPES[shape]
+    with s_client_session(cfg, _s_client_args(pki.ca_pem, "localhost", *extra)) as (cl, d):
+        d.handshake()
+        cl.send(b"C" * 3000 + b"\n")
+        assert d.read_until(b"\n") == b"C" * 3000 + b"\n"
+        d.write(b"shape ok\n")
+        cl.wait_for("shape ok")
+        _finish_s_client(d, cl)
+
+
+@interop
+def test_tiny_fragments_both_roles(pki: PKI) -> None:
+    """max_fragment_size=64 on tlspipe: every flight is split into 64-byte records, and
+    openssl reassembles them, in both roles."""
+    ident = pki.server("rsa-2048")  # the biggest flight
+    cfg = client_config(pki.ca_pem, max_fragment_size=64)
+    with s_server_session(ident, cfg=cfg) as (server, d):
+        d.handshake()
+        d.write(b"Z" * 1000 + b"\n")
+        server.wait_for("Z" * 1000)
+        _finish_s_server(d, server)
+    scfg = server_config(ident.chain_pem, ident.key_pem, max_fragment_size=64)
+    with s_client_session(scfg, _s_client_args(pki.ca_pem)) as (cl, d):
+        d.handshake()
+        d.write(b"Y" * 1000 + b"\n")
+        cl.wait_for("Y" * 1000)
+        _finish_s_client(d, cl)
+
+
+@interop
+@pytest.mark.parametrize("groups", [None, "P-256"], ids=["cookie-only", "cookie-and-group"])
+def test_hrr_cookie_from_stateless_s_server(pki: PKI, groups: str | None) -> None:
+    """s_server -stateless always sends a HelloRetryRequest with a cookie; the tlspipe client
+    echoes it in ClientHello2 (middlebox_compat off: OpenSSL's stateless mode rejects the
+    compatibility CCS before ClientHello2 — openssl's own s_client fails the same way)."""
+    cfg = client_config(pki.ca_pem, middlebox_compat=False)
+    args = ["-stateless", "-trace", *(["-groups", groups] if groups else [])]
+    with s_server_session(pki.server(), args=args, cfg=cfg) as (server, d):
+        d.handshake()
+        d.write(b"stateless ok\n")
+        server.wait_for("stateless ok")
+        _finish_s_server(d, server)
+        out = server.output()
+    hellos = re.split(r"\n(?=Received Record|Sent Record)", out)
+    client_hellos = [b for b in hellos if "ClientHello, Length=" in b]
+    assert len(client_hellos) == 2
+    assert "extension_type=cookie" not in client_hellos[0]
+    assert "extension_type=cookie" in client_hellos[1]
+    want = NG.secp256r1 if groups else NG.x25519
+    assert d.conn.negotiated_key_exchange_group == want
+    assert _trace_server_hello_group(out) == int(want)
+
+
+#: s_client args → (tlspipe server error, its alert, message fragment)
+S_CLIENT_MISMATCHES = {
+    "tls12-only": (["-tls1_2"], tlspipe.PeerIncompatible, AD.protocol_version, "0x0303"),
+    "ccm-suite": (["-tls1_3", "-ciphersuites", "TLS_AES_128_CCM_SHA256"], tlspipe.PeerIncompatible,
+                  AD.handshake_failure, "no TLS 1.3 cipher suite in common"),
+    "x448-only": (["-tls1_3", "-groups", "X448"], tlspipe.PeerIncompatible, AD.handshake_failure,
+                  "no key exchange group in common"),
+    # ecdsa_secp384r1_sha384 is bound to P-384 in TLS 1.3: a P-256 key cannot use it
+    "p384-sig-on-p256": (["-tls1_3", "-sigalgs", "ECDSA+SHA384"], tlspipe.PeerIncompatible,
+                         AD.handshake_failure, "no signature scheme in common"),
+}  # fmt: skip
+
+
+@interop
+@pytest.mark.parametrize("case", sorted(S_CLIENT_MISMATCHES))
+def test_s_client_mismatch_refused(pki: PKI, case: str) -> None:
+    """Nothing in common: the tlspipe server raises with the right alert; s_client gets it."""
+    extra, exc, alert, fragment = S_CLIENT_MISMATCHES[case]
+    ident = pki.server()
+    cfg = server_config(ident.chain_pem, ident.key_pem)
+    args = ["-CAfile", str(pki.ca_pem), *extra]
+    with (
+        listening_socket() as lst,
+        start_openssl_client(lst.getsockname()[1], args=args, tls13=None) as cl,
+        _accept(lst, cfg) as d,
+    ):
+        ei = pytest.raises(exc, d.handshake)
+        d.sock.close()
+        res = cl.wait(5)
+    assert ei.value.alert == alert  # type: ignore[attr-defined]
+    assert fragment in str(ei.value)
+    assert f"SSL alert number {int(alert)}" in res.output, res.output
+
+
+#: (tlspipe client kwargs, s_server args) → the alert s_server sends
+S_SERVER_MISMATCHES = {
+    "group": ({"kx_groups": (NG.secp384r1,)}, ["-groups", "X25519"], AD.handshake_failure),
+    "suite": ({"cipher_suites": (CS.TLS13_AES_128_GCM_SHA256,)},
+              ["-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256"], AD.handshake_failure),
+}  # fmt: skip
+
+
+@interop
+@pytest.mark.parametrize("case", sorted(S_SERVER_MISMATCHES))
+def test_s_server_mismatch_refused(pki: PKI, case: str) -> None:
+    """s_server finds nothing in common and sends handshake_failure: AlertReceived."""
+    kwargs, args, alert = S_SERVER_MISMATCHES[case]
+    cfg = client_config(pki.ca_pem, **kwargs)
+    with s_server_session(pki.server(), args=args, cfg=cfg) as (server, d):
+        ei = pytest.raises(tlspipe.AlertReceived, d.handshake)
+        server.wait_for("ERROR")
+    assert ei.value.description == alert
+
+
+@interop
+def test_s_server_tls12_only_refuses_tlspipe_13_client(pki: PKI) -> None:
+    """A TLS 1.2-only s_server answers the 1.3-only tlspipe client with protocol_version."""
+    cfg = client_config(pki.ca_pem)
+    with s_server_session(pki.server(), cfg=cfg, tls13=False) as (server, d):
+        ei = pytest.raises(tlspipe.AlertReceived, d.handshake)
+        server.wait_for("ERROR")
+    assert ei.value.description == AD.protocol_version
+
+
+@interop
+def test_peers_offering_tls12_too_get_tls13(pki: PKI) -> None:
+    """s_client and s_server without a version pin (1.2 and 1.3 offered/accepted) settle on
+    TLS 1.3 with the 1.3-only tlspipe, both ways."""
+    ident = pki.server()
+    cfg = server_config(ident.chain_pem, ident.key_pem)
+    args = ["-CAfile", str(pki.ca_pem), "-verify_return_error"]
+    with (
+        listening_socket() as lst,
+        start_openssl_client(lst.getsockname()[1], args=args, tls13=None) as cl,
+        _accept(lst, cfg) as d,
+    ):
+        d.handshake()
+        out = _finish_s_client(d, cl)
+    assert "New, TLSv1.3, Cipher is" in out
+    with s_server_session(ident, cfg=client_config(pki.ca_pem), tls13=None) as (server, d):
+        d.handshake()
+        _finish_s_server(d, server)
+    assert d.conn.protocol_version == tlspipe.ProtocolVersion.TLSv1_3
+
+
+@interop
+@pytest.mark.parametrize("required", [False, True], ids=["optional", "required"])
+def test_certificate_request_without_client_cert(pki: PKI, required: bool) -> None:
+    """s_server -verify (optional) / -Verify (required) with a tlspipe client that has no
+    certificate: it answers with an empty Certificate; optional → the connection works,
+    required → s_server sends certificate_required, reported on the next read."""
+    cfg = client_config(pki.ca_pem)
+    args = ["-Verify" if required else "-verify", "1", "-CAfile", str(pki.ca_pem)]
+    with s_server_session(pki.server(), args=args, cfg=cfg) as (server, d):
+        d.handshake()  # the client's flight is sent; the server decides afterwards
+        if required:
+            with pytest.raises(tlspipe.AlertReceived) as ei:
+                d.read_until_close()
+            assert ei.value.description == AD.certificate_required
+            server.wait_for("peer did not return a certificate")
+            return
+        d.write(b"no cert needed\n")
+        server.wait_for("no cert needed")
+        _finish_s_server(d, server)
+
+
+@interop
+def test_many_key_updates_from_s_client(pki: PKI) -> None:
+    """40 KeyUpdates from s_client, each followed by data: more than the tlspipe bound on
+    KeyUpdates *in a row* (application data resets it), all processed."""
+    ident = pki.server()
+    cfg = server_config(ident.chain_pem, ident.key_pem)
+    with s_client_session(cfg, _s_client_args(pki.ca_pem)) as (cl, d):
+        d.handshake()
+        cl.wait_for("Verify return code")
+        for i in range(40):
+            cl.send(b"k\n")
+            deadline = time.monotonic() + 5
+            while cl.output().count("KEYUPDATE") <= i:  # one stdin chunk per command
+                assert time.monotonic() < deadline, cl.output()[-500:]
+                time.sleep(0.005)
+            cl.send(b"data %d\n" % i)
+            assert d.read_until(b"\n") == b"data %d\n" % i
+        d.write(b"still talking\n")
+        cl.wait_for("still talking")
+        out = _finish_s_client(d, cl)
+    assert out.count("KEYUPDATE") == 40
+
+
+@interop
+def test_simultaneous_key_updates(pki: PKI) -> None:
+    """tlspipe and s_server both request a KeyUpdate at the same moment; each answers the
+    other and data flows afterwards."""
+    cfg = client_config(pki.ca_pem)
+    with s_server_session(pki.server("ecdsa-p384"), args=["-trace"], cfg=cfg) as (server, d):
+        d.handshake()
+        d.write(b"before\n")
+        server.wait_for("before")
+        d.conn.refresh_traffic_keys()
+        server.send(b"K\n")
+        d.flush()
+        deadline = time.monotonic() + 5
+        while not _key_updates(server.output(), sent=True):
+            assert time.monotonic() < deadline, "s_server sent no KeyUpdate"
+            time.sleep(0.01)
+        d.write(b"client after both\n")
+        server.wait_for("client after both")
+        server.send(b"server after both\n")
+        assert d.read_until(b"\n") == b"server after both\n"
+        _finish_s_server(d, server)
+        out = server.output()
+    sent, received = _key_updates(out, sent=True), _key_updates(out, sent=False)
+    assert sent[0] == "update_requested" and received[0] == "update_requested", (sent, received)
