@@ -29,8 +29,10 @@ test: $(STAMP) deps lint typecheck
 demo: $(STAMP)
 	$(PY) -m tlspipe demo
 
+# tlspipe vs ssl vs the crypto ceiling (a few minutes); e.g. BENCH_ARGS="--quick" or
+# BENCH_ARGS="--json bench.json --only bulk".  Needs nothing beyond the package's own deps.
 bench: $(STAMP)
-	$(PY) -m benchmarks
+	$(PY) -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

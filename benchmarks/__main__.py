@@ -81,17 +81,34 @@ class Row:
         }
 
 
-def _rate(fn: Callable[[], object], n: int) -> float:
+def _rate(
+    fn: Callable[[], object], n: int, resumed: Callable[[object], bool] | None = None
+) -> float:
     """Calls per second of ``fn``; results are kept until the clock stops, so neither stack
     pays for freeing connections inside the sample (and OpenSSL, which drops a session from
-    its server cache when an SSL object is freed without a shutdown, keeps it)."""
+    its server cache when an SSL object is freed without a shutdown, keeps it).  With
+    ``resumed``, every result must be a resumed handshake (checked after the clock stops).
+
+    Raises:
+        BenchError: a handshake of a resumption row did not resume.
+    """
     keep = []
     t = clock.now()
     for _ in range(n):
         keep.append(fn())
     rate = n / (clock.now() - t)
+    if resumed is not None and not all(resumed(r) for r in keep):
+        raise BenchError("a handshake in a resumption sample did not resume")
     del keep
     return rate
+
+
+def _tp_resumed(r: object) -> bool:
+    return bool(r[0].handshake_kind_resumed)  # type: ignore[index]
+
+
+def _ssl_resumed(r: object) -> bool:
+    return bool(r[0].session_reused)  # type: ignore[index]
 
 
 @dataclass
@@ -248,9 +265,15 @@ def run(args: argparse.Namespace) -> list[Row]:
         for c in cases:
             for who in order:
                 if who == "ssl":
-                    c.row.ssl.append(_rate(c.ssl.handshake, n_hs))
+                    if c.resumed:  # a fresh session: freed SSL objects evict it from the cache
+                        c.ssl.remember_session()
+                    c.row.ssl.append(
+                        _rate(c.ssl.handshake, n_hs, _ssl_resumed if c.resumed else None)
+                    )
                 elif c.tp is not None:
-                    c.row.tlspipe.append(_rate(c.tp.handshake, n_hs))
+                    c.row.tlspipe.append(
+                        _rate(c.tp.handshake, n_hs, _tp_resumed if c.resumed else None)
+                    )
             c.row.ceiling.append(ceiling.per_second(c.work, n_hs))
             log(rep, c.row.key, c.row.tlspipe[-1:], c.row.ssl[-1:], c.row.ceiling[-1:])
         for row, tp, sl, suite in bulk_rows:
