@@ -623,11 +623,14 @@ class Connection:
 
         Raises:
             HandshakeNotComplete: the handshake is still running or TLS 1.2 was negotiated.
+            BufferFull: close_notify was already sent (nothing may follow it, RFC 8446 §6.1).
         """
         self._check_poisoned()
         cx = self._cx
         if cx.is_handshaking or not cx.is_tls13 or cx.traffic is None:
             raise HandshakeNotComplete("KeyUpdate needs a completed TLS 1.3 handshake")
+        if cx.sent_close_notify:
+            raise BufferFull("cannot send KeyUpdate after close_notify")
         cx.send_key_update(KeyUpdateRequest.update_requested)
 
     def export_keying_material(self, label: bytes, context: bytes | None, length: int) -> bytes:

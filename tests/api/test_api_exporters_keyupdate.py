@@ -129,3 +129,25 @@ def test_key_updates_up_to_the_bound_are_fine(pair):
     assert pair.send(c, b"ok") == b"ok"
     pair.flow(s, c)
     assert pair.send(s, b"ok too") == b"ok too"
+
+
+def test_no_key_update_after_close_notify(pair):
+    """RFC 8446 §6.1: close_notify is the last record this side sends."""
+    c = pair.client
+    c.send_close_notify()
+    wire = c.write_tls()
+    with pytest.raises(tlspipe.Error):
+        c.refresh_traffic_keys()
+    assert c.write_tls() == b""
+    pair.feed(pair.server, wire)
+    assert pair.server.process_new_packets().peer_has_closed
+
+
+def test_key_update_request_after_we_closed_is_not_answered(pair):
+    c, s = pair.client, pair.server
+    s.send_close_notify()
+    pair.transfer(s, c)
+    c.refresh_traffic_keys()
+    pair.transfer(c, s)
+    s.process_new_packets()
+    assert s.write_tls() == b""  # no KeyUpdate after the server's close_notify
