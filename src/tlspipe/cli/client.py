@@ -60,7 +60,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--auth-certs", metavar="C.pem", help="client certificate chain, leaf first")
     p.add_argument("--resume", type=int, metavar="N",
                    help="then reconnect N times, resuming the session (reports each)")  # fmt: skip
-    p.add_argument("--early-data", action="store_true", help="send 0-RTT data (pending)")
+    p.add_argument("--early-data", action="store_true",
+                   help="with --resume and --http: send the request as 0-RTT data")  # fmt: skip
     p.set_defaults(func=run, parser=p)
 
 
@@ -78,6 +79,7 @@ def _build_config(p: argparse.ArgumentParser, args: argparse.Namespace) -> Clien
             kx_groups=tuple(args.group) if args.group else None,
             provider=options.provider_for(args),
             enable_sni=not args.no_sni,
+            enable_early_data=args.early_data,
         )
         if args.auth_key is not None:
             config = config.with_client_auth_cert(
@@ -151,22 +153,28 @@ def _connect(
     try:
         t0 = time.perf_counter()
         sock = socket.create_connection((args.host, args.port), timeout=CONNECT_TIMEOUT)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # records leave whole
     except OSError as e:
         return _fail(f"cannot connect to {args.host}:{args.port}: {e.strerror or e}")
+    req = f"GET / HTTP/1.0\r\nHost: {name}\r\nConnection: close\r\n\r\n".encode("ascii")
     with sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # records leave whole
         stream = Stream(conn, sock)
         try:
+            early = conn.write_early_data(req) if args.http and args.early_data else 0
             stream.do_handshake()
             if args.verbose:
                 _print_negotiated(conn, time.perf_counter() - t0)
             if attempt:
                 how = "resumed" if conn.handshake_kind_resumed else "full handshake"
+                if conn.early_data_offered:
+                    ok = "accepted" if conn.early_data_accepted else "rejected"
+                    how += f", early data {ok} ({early} bytes)"
                 print(f"tlspipe client: reconnection {attempt}: {how}", file=sys.stderr)
             if args.http:
                 sock.settimeout(30.0)
-                req = f"GET / HTTP/1.0\r\nHost: {name}\r\nConnection: close\r\n\r\n"
-                stream.write(req.encode("ascii"))
+                rest = req[early:] if conn.early_data_accepted else req  # rejected: resend
+                if rest:
+                    stream.write(rest)
                 out = sys.stdout.buffer
                 while data := stream.read():
                     out.write(data)

@@ -114,10 +114,7 @@ def add_common_options(p: argparse.ArgumentParser) -> None:
 
 
 #: Options whose feature has not landed yet: dest → (flag, feature).
-PENDING: dict[str, tuple[str, str]] = {
-    "early_data": ("--early-data", "0-RTT early data"),
-    "max_early_data": ("--max-early-data", "0-RTT early data"),
-}
+PENDING: dict[str, tuple[str, str]] = {}
 
 
 def check_pending_features(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:

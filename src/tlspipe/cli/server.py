@@ -65,11 +65,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--auth", metavar="CA.pem", help="ask for client certificates from this CA")
     p.add_argument("--require-auth", action="store_true", help="with --auth: refuse clients "
                    "without a certificate")  # fmt: skip
-    p.add_argument("--resumption", action="store_true", help="stateful session resumption")
+    p.add_argument("--resumption", action="store_true",
+                   help="stateful resumption (TLS 1.2 session IDs, TLS 1.3 tickets)")  # fmt: skip
     p.add_argument("--tickets", action="store_true", help="stateless session tickets")
     p.add_argument("--ocsp", metavar="FILE.der", help="staple this OCSP response (DER)")
     p.add_argument("--sct", metavar="FILE", help="send this SignedCertificateTimestampList")
-    p.add_argument("--max-early-data", type=int, metavar="N", help="accept 0-RTT (pending)")
+    p.add_argument("--max-early-data", type=int, metavar="N",
+                   help="accept up to N bytes of 0-RTT data per resumed connection")  # fmt: skip
     p.set_defaults(func=run, parser=p)
 
 
@@ -77,6 +79,11 @@ def _build_config(p: argparse.ArgumentParser, args: argparse.Namespace) -> Serve
     options.check_pending_features(p, args)
     if args.require_auth and not args.auth:
         p.error("--require-auth needs --auth CA.pem")
+    resumption = args.resumption or args.tickets
+    if args.max_early_data is not None and not (0 <= args.max_early_data <= 2**32 - 1):
+        p.error(f"--max-early-data {args.max_early_data}: must be 0..2^32-1")
+    if args.max_early_data and not resumption:
+        p.error("--max-early-data needs --resumption or --tickets (0-RTT rides on a ticket)")
     chain = options.read_file(p, "--cert", args.cert)
     key = options.read_file(p, "--key", args.key)
     ocsp = options.read_file(p, "--ocsp", args.ocsp) if args.ocsp else None
@@ -96,6 +103,8 @@ def _build_config(p: argparse.ArgumentParser, args: argparse.Namespace) -> Serve
             if args.resumption
             else NoServerSessionStorage(),
             ticketer=Ticketer() if args.tickets else None,
+            send_tls13_tickets=2 if resumption else 0,
+            max_early_data_size=args.max_early_data or 0,
             alpn_protocols=tuple(a.encode() for a in args.alpn),
             versions=options.versions_for(args),
             cipher_suites=tuple(args.suite) if args.suite else None,
@@ -118,6 +127,7 @@ def _describe(conn: ServerConnection) -> str:
         f" sni={conn.server_name or '-'}"
         f" client={_subject(conn.peer_certificates)}"
         f" resumed={'yes' if conn.handshake_kind_resumed else 'no'}"
+        f" early_data={'accepted' if conn.early_data_accepted else 'no'}"
     )
 
 
@@ -147,13 +157,19 @@ class _Server:
             conn = ServerConnection(self.config)
             with StreamOwned(conn, sock) as s:
                 s.do_handshake()
+                early = conn.read_early_data()
                 if self.verbose:
                     self.log(f"{peer}: handshake done: {_describe(conn)}")
+                    if conn.early_data_offered:
+                        how = "accepted" if conn.early_data_accepted else "rejected"
+                        self.log(f"{peer}: early data {how} ({len(early)} bytes)")
                 if self.mode == "echo":
+                    if early:
+                        s.write(early)
                     while data := s.read():
                         s.write(data)
                 else:
-                    self._http(s, conn)
+                    self._http(s, conn, early)
             if self.verbose:
                 self.log(f"{peer}: closed")
         except (Error, OSError) as e:
@@ -162,8 +178,8 @@ class _Server:
             sock.close()
             self.slots.release()
 
-    def _http(self, s: StreamOwned, conn: ServerConnection) -> None:
-        head = b""
+    def _http(self, s: StreamOwned, conn: ServerConnection, early: bytes) -> None:
+        head = early
         while b"\r\n\r\n" not in head and b"\n\n" not in head and len(head) < MAX_REQUEST:
             chunk = s.read()
             if not chunk:
