@@ -111,7 +111,11 @@ def _mutate(obj: object, data: st.DataObject, depth: int = 0) -> object:
     return obj
 
 
-def _field_mutator(data: st.DataObject, tls13: bool, nth: int):  # type: ignore[no-untyped-def]
+#: Handshake messages outside the transcript: changing them need not break the handshake.
+NOT_IN_TRANSCRIPT = {"NewSessionTicket13", "KeyUpdate"}
+
+
+def _field_mutator(data: st.DataObject, tls13: bool, nth: int, changed: list[str]):  # type: ignore[no-untyped-def]
     seen = [0]
 
     def fn(rec: Rec) -> list[Rec | bytes]:
@@ -131,6 +135,8 @@ def _field_mutator(data: st.DataObject, tls13: bool, nth: int):  # type: ignore[
             event("unencodable mutation")
             return [rec]
         event(f"mutated {type(msg.body).__name__}")
+        if raw != rec.payload:
+            changed.append(type(msg.body).__name__)
         return [dataclasses.replace(rec, payload=raw)]
 
     return fn
@@ -146,13 +152,15 @@ def _field_mutator(data: st.DataObject, tls13: bool, nth: int):  # type: ignore[
 def test_mutated_fields(pki, scenario, step, nth, data):
     pair = scenario_pair(pki, scenario)
     run = _Run(pair)
+    changed: list[str] = []
     c_to_s = True
     for i in range(8):
         src_side, dst_side = ("client", "server") if c_to_s else ("server", "client")
         src = run.conn(src_side)
         run.app_step(src_side, i)
         raw = run.take(src_side)
-        fn = _field_mutator(data, src.protocol_version is tlspipe.ProtocolVersion.TLSv1_3, nth)
+        tls13 = src.protocol_version is tlspipe.ProtocolVersion.TLSv1_3
+        fn = _field_mutator(data, tls13, nth, changed)
         wire = pair._through_tap(src, raw, fn if i == step else None)
         err_before = run.err[dst_side]
         run.deliver(dst_side, wire)
@@ -161,3 +169,9 @@ def test_mutated_fields(pki, scenario, step, nth, data):
         c_to_s = not c_to_s
     run.keyed.append(True)  # re-sealed with the real keys: plaintext may differ
     _check(run)
+    # the transcript protects every handshake message: a changed one must not go unnoticed
+    if any(name not in NOT_IN_TRANSCRIPT for name in changed):
+        both_done = not (pair.client.is_handshaking or pair.server.is_handshaking)
+        assert not (both_done and run.err["client"] is None and run.err["server"] is None), (
+            f"handshake completed despite a changed {changed}"
+        )
