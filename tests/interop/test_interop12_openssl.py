@@ -357,3 +357,60 @@ def test_s_client_renegotiation_refused(pki: PKI) -> None:
     # tlspipe answered with a no_renegotiation warning; openssl then gives up
     assert "no renegotiation" in res.output.lower(), res.output
     assert results and not isinstance(results[0], tlspipe.PeerMisbehaved), results
+
+
+@interop
+@pytest.mark.parametrize("kind", ["ecdsa-p256", "rsa-2048"])
+def test_client_auth_to_s_server(pki: PKI, kind: str) -> None:
+    ident = pki.server("ecdsa-p256")
+    cid = pki.client(kind)
+    args = ["-Verify", "1", "-verify_return_error", "-CAfile", str(pki.ca_bundle_pem)]
+    cc = client_config(ident.ca_pem, versions=V12).with_client_auth_cert(
+        cid.chain_pem.read_bytes(), cid.key_pem.read_bytes()
+    )
+    with (
+        openssl_server(ident, tls13=False, args=args) as peer,
+        _closing(connect(peer.port, cc)) as d,
+    ):
+        d.handshake()
+        d.write(b"authenticated\n")
+        peer.wait_for("authenticated")
+        d.close()
+        out = peer.output()
+    assert f"CN = tlspipe test client {kind}\nverify return:1" in out, out
+    assert "Client certificate" in out
+
+
+@interop
+@pytest.mark.parametrize("kind", ["ecdsa-p256", "rsa-2048"])
+def test_s_client_cert_to_server(pki: PKI, kind: str) -> None:
+    ident = pki.server("rsa-2048")
+    cid = pki.client(kind)
+    roots = tlspipe.RootCertStore.from_pem_file(pki.ca_pem)
+    sc = server_config(
+        ident.chain_pem, ident.key_pem, versions=V12,
+        client_verifier=tlspipe.AllowAnyAuthenticatedClient(roots),
+    )  # fmt: skip
+    with _tlspipe_server(sc, lambda d: (d.handshake(), d.conn.peer_certificates)[1]) as (
+        port,
+        results,
+    ):
+        args = _s_client_args(pki, "-cert", str(cid.leaf_pem), "-key", str(cid.key_pem),
+                              "-cert_chain", str(cid.intermediates_pem))  # fmt: skip
+        out = start_and_wait(port, args)
+    assert "Protocol  : TLSv1.2" in out
+    assert results == [tuple(cid.chain_der)], (results, out)
+
+
+@interop
+def test_s_client_without_cert_refused(pki: PKI) -> None:
+    ident = pki.server("ecdsa-p256")
+    roots = tlspipe.RootCertStore.from_pem_file(pki.ca_pem)
+    sc = server_config(
+        ident.chain_pem, ident.key_pem, versions=V12,
+        client_verifier=tlspipe.AllowAnyAuthenticatedClient(roots),
+    )  # fmt: skip
+    with _tlspipe_server(sc, lambda d: d.handshake()) as (port, results):
+        out = start_and_wait(port, _s_client_args(pki))
+    assert "handshake failure" in out, out
+    assert isinstance(results[0], tlspipe.PeerMisbehaved)

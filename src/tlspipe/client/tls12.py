@@ -3,9 +3,13 @@
 Full handshake::
 
     ServerHello → ExpectCertificate → ExpectServerKx (CertificateStatus may come first)
-    → ExpectServerDone (CertificateRequest may come first) → [send Certificate(empty)],
-    ClientKeyExchange, ChangeCipherSpec, Finished → [ExpectNewTicket] → ExpectCcs
-    → ExpectFinished → ExpectTraffic
+    → ExpectServerDone (CertificateRequest may come first) → [send Certificate],
+    ClientKeyExchange, [CertificateVerify], ChangeCipherSpec, Finished → [ExpectNewTicket]
+    → ExpectCcs → ExpectFinished → ExpectTraffic
+
+A CertificateRequest is answered from the config's ``client_auth_cert_resolver``: its chain
+and a CertificateVerify over the handshake messages when the key type and a signature
+scheme fit the request, else an empty Certificate.
 
 Abbreviated handshake (the server echoed the session ID we offered, RFC 5246 §7.3 /
 RFC 5077 §3.1)::
@@ -34,7 +38,7 @@ from ..conn import (
     expect_handshake,
     unexpected,
 )
-from ..crypto.provider import KxGroup, Tls12CipherSuite
+from ..crypto.provider import KxGroup, Signer, Tls12CipherSuite
 from ..enums import (
     AlertDescription,
     AlertLevel,
@@ -49,6 +53,7 @@ from ..msgs.handshake import (
     Certificate12,
     CertificateRequest12,
     CertificateStatus,
+    CertificateVerify,
     ClientKeyExchangeEcdhe,
     Finished,
     NewSessionTicket12,
@@ -214,8 +219,7 @@ def handle_server_hello(
     cx.suite = suite
     tr = h.transcript
     tr.start_hash(suite.hash_name)
-    tr.drop_buffer()
-    tr.add(raw)
+    tr.add(raw)  # the raw buffer is kept until we know whether to sign it (client auth)
     neg = Negotiated(
         suite=suite,
         server_random=sh.random,
@@ -232,6 +236,7 @@ def handle_server_hello(
                 "resumed session changes the extended master secret (RFC 7627 §5.3)",
                 AlertDescription.handshake_failure,
             )
+        tr.drop_buffer()
         secrets = ConnectionSecrets(
             suite, resuming.master_secret, h.random, sh.random, resuming.extended_ms
         )
@@ -352,6 +357,29 @@ def _send_ccs_finished(cx: CommonState, h: HelloInput, secrets: ConnectionSecret
     _send(cx, h, Finished(verify_data=secrets.verify_data(True, h.transcript.current_hash())))
 
 
+#: RFC 5246 §7.4.4 ClientCertificateType values a key algorithm can answer.
+_CERT_TYPES = {"RSA": 1, "ECDSA": 64, "ED25519": 64}
+
+
+def _send_client_certificate(
+    cx: CommonState, h: HelloInput, req: CertificateRequest12
+) -> Signer | None:
+    """Send our Certificate for a CertificateRequest (RFC 5246 §7.4.6): the configured chain
+    when its key type and a signature scheme fit the request, else an empty list."""
+    schemes = req.supported_signature_algorithms
+    resolver = h.config.client_auth_cert_resolver
+    ck = resolver.resolve(req.certificate_authorities, schemes) if resolver else None
+    signer = None
+    if ck is not None and _CERT_TYPES.get(ck.key.algorithm, 0) in req.certificate_types:
+        signer = ck.key.choose_scheme(schemes, tls13=False)
+    chain = ck.cert_chain if ck is not None and signer is not None else ()
+    _send(cx, h, Certificate12(certificate_list=chain))
+    if not chain:
+        _log.debug("client sent no certificate")
+        return None
+    return signer
+
+
 @dataclass(slots=True, kw_only=True)
 class ExpectServerDone:
     """Waiting for ServerHelloDone (a CertificateRequest may come first)."""
@@ -365,8 +393,8 @@ class ExpectServerDone:
     cert_request: CertificateRequest12 | None
 
     def handle(self, cx: CommonState, msg: Message) -> State:
-        """Send the client's flight: [Certificate], ClientKeyExchange, ChangeCipherSpec,
-        Finished.
+        """Send the client's flight: [Certificate], ClientKeyExchange, [CertificateVerify],
+        ChangeCipherSpec, Finished.
 
         Raises:
             PeerMisbehaved: the server's ECDHE share is invalid (illegal_parameter).
@@ -384,9 +412,11 @@ class ExpectServerDone:
             )  # fmt: skip
         m.expect(ServerHelloDone)
         h.transcript.add(m.raw)
+        signer: Signer | None = None
         if self.cert_request is not None:
-            # No client certificate configured: an empty Certificate (RFC 5246 §7.4.6).
-            _send(cx, h, Certificate12(certificate_list=()))
+            signer = _send_client_certificate(cx, h, self.cert_request)
+        if signer is None:
+            h.transcript.drop_buffer()
         kx = self.group.start()
         pms = kx.complete(self.server_public)
         cx.kx_group = NamedGroup(self.group.name)
@@ -400,6 +430,12 @@ class ExpectServerDone:
             h.transcript.current_hash() if neg.extended_ms else None,
         )
         secrets.log(h.config.key_log)
+        if signer is not None:
+            # RFC 5246 §7.4.8: sign every handshake message so far (after the EMS hash)
+            sig = signer.sign(h.transcript.buffer())
+            h.transcript.drop_buffer()
+            _send(cx, h, CertificateVerify(algorithm=int(signer.scheme), signature=sig))
+            _log.debug("client sent its certificate, signed with %s", signer.scheme.name)
         _send_ccs_finished(cx, h, secrets)
         if neg.ticket_expected:
             return ExpectNewTicket(hello=h, neg=neg, secrets=secrets, resuming=None)

@@ -6,9 +6,12 @@ RFC 5746).
 * resumes (a ticket that opens, or a cached session ID; RFC 5077 §3.1, RFC 5246 §7.3):
   sends ServerHello, [NewSessionTicket], ChangeCipherSpec, Finished → ExpectCcs →
   ExpectFinished → ExpectTraffic; or
-* runs a full handshake: ServerHello, Certificate, ServerKeyExchange, ServerHelloDone →
-  ExpectClientKx → ExpectCcs → ExpectFinished (then sends [NewSessionTicket],
-  ChangeCipherSpec, Finished) → ExpectTraffic.
+* runs a full handshake: ServerHello, Certificate, [CertificateStatus], ServerKeyExchange,
+  [CertificateRequest], ServerHelloDone → [ExpectCertificate] → ExpectClientKx →
+  [ExpectCertificateVerify] → ExpectCcs → ExpectFinished (then sends [NewSessionTicket],
+  ChangeCipherSpec, Finished) → ExpectTraffic.  Client authentication follows the
+  config's ``client_verifier`` (RFC 5246 §7.4.4, §7.4.6, §7.4.8): an empty client
+  Certificate when it is mandatory is refused with handshake_failure.
 
 Only ECDHE key exchange with AEAD suites exists here: a client offering only RSA key
 transport, CBC or non-PFS suites gets handshake_failure.  Sessions are stored (session ID)
@@ -48,7 +51,9 @@ from ..keys.transcript import Transcript
 from ..msgs.extensions import ServerExtensions
 from ..msgs.handshake import (
     Certificate12,
+    CertificateRequest12,
     CertificateStatus,
+    CertificateVerify,
     ClientKeyExchangeEcdhe,
     Finished,
     NewSessionTicket12,
@@ -65,12 +70,15 @@ from ..tls12common import (
     key_fits_suite,
     scheme_fits_suite,
 )
+from ..verify.base import ClientCertVerified, HandshakeSignatureValid
 from .config import ServerConfig
 from .hs import _sni
 from .stores import ClientHelloInfo
 
 __all__ = [
     "ExpectCcs",
+    "ExpectCertificate",
+    "ExpectCertificateVerify",
     "ExpectClientKx",
     "ExpectFinished",
     "ExpectTraffic",
@@ -174,6 +182,8 @@ def _find_session(
         )
     if not value.extended_ms:
         return None
+    if cfg.client_verifier.client_auth_mandatory() and not value.client_cert_chain:
+        return None  # the session predates a client certificate requirement
     return value
 
 
@@ -261,8 +271,11 @@ def handle_client_hello(cx: CommonState, cfg: ServerConfig, ch: ClientHello, raw
     )
     cx.suite = suite
     cx.kx_group = NamedGroup(group.name)
+    verifier = cfg.client_verifier
+    client_auth = verifier.offer_client_auth()
     tr.start_hash(suite.hash_name)
-    tr.drop_buffer()
+    if not client_auth:
+        tr.drop_buffer()  # else kept: the client's CertificateVerify signs the messages
     tr.add(raw)
     # OCSP stapling (RFC 6066 §8) and SCTs (RFC 6962 §3.3.1) when asked for and configured
     ocsp = ck.ocsp if ext.status_request and ck.ocsp else None
@@ -297,9 +310,20 @@ def handle_client_hello(cx: CommonState, cfg: ServerConfig, ch: ClientHello, raw
             signature=signature,
         ),
     )
+    if client_auth:
+        req = CertificateRequest12(
+            certificate_types=bytes((1, 64)),  # rsa_sign, ecdsa_sign (RFC 5246, RFC 8422)
+            supported_signature_algorithms=tuple(
+                int(x) for x in verifier.supported_verify_schemes()
+            ),
+            certificate_authorities=verifier.root_hint_subjects(),
+        )
+        _send(cx, tr, req)
     _send(cx, tr, ServerHelloDone())
     _log.debug("server sent TLS 1.2 first flight: %s, %s", suite.suite.name, group.name.name)
-    return ExpectClientKx(config=cfg, neg=neg, transcript=tr, kx=kx)
+    if client_auth:
+        return ExpectCertificate(config=cfg, neg=neg, transcript=tr, kx=kx)
+    return ExpectClientKx(config=cfg, neg=neg, transcript=tr, kx=kx, client_chain=())
 
 
 def _choose_suite_and_signer(
@@ -359,7 +383,10 @@ def _resume(
     secrets.install_encrypter(cx, client=False)
     _send(cx, tr, Finished(verify_data=secrets.verify_data(False, tr.current_hash())))
     _log.debug("server resuming TLS 1.2 session (%s)", suite.suite.name)
-    return ExpectCcs(config=cfg, neg=neg, transcript=tr, secrets=secrets, resuming=True)
+    return ExpectCcs(
+        config=cfg, neg=neg, transcript=tr, secrets=secrets, resuming=True,
+        client_chain=session.client_cert_chain,
+    )  # fmt: skip
 
 
 def _send_ticket(
@@ -374,6 +401,39 @@ def _send_ticket(
 
 
 @dataclass(slots=True, kw_only=True)
+class ExpectCertificate:
+    """Waiting for the client's Certificate (we sent a CertificateRequest)."""
+
+    config: ServerConfig
+    neg: Negotiated
+    transcript: Transcript
+    kx: ActiveKeyExchange
+
+    def handle(self, cx: CommonState, msg: Message) -> State:
+        """Take the client's chain (verified with its CertificateVerify).
+
+        Raises:
+            PeerMisbehaved: no certificate while client auth is mandatory (handshake_failure,
+                RFC 5246 §7.4.6).
+        """
+        m = expect_handshake(msg, "Certificate")
+        cert = m.expect(Certificate12)
+        self.transcript.add(m.raw)
+        chain = cert.certificate_list
+        if not chain:
+            if self.config.client_verifier.client_auth_mandatory():
+                raise PeerMisbehaved(
+                    "client did not send a certificate", AlertDescription.handshake_failure
+                )
+            self.transcript.drop_buffer()
+            _log.debug("client sent no certificate (client auth optional)")
+        return ExpectClientKx(
+            config=self.config, neg=self.neg, transcript=self.transcript, kx=self.kx,
+            client_chain=chain,
+        )  # fmt: skip
+
+
+@dataclass(slots=True, kw_only=True)
 class ExpectClientKx:
     """Waiting for ClientKeyExchange."""
 
@@ -381,6 +441,7 @@ class ExpectClientKx:
     neg: Negotiated
     transcript: Transcript
     kx: ActiveKeyExchange
+    client_chain: tuple[bytes, ...]
 
     def handle(self, cx: CommonState, msg: Message) -> State:
         """Complete ECDHE and derive the master secret (extended when negotiated).
@@ -402,9 +463,53 @@ class ExpectClientKx:
             tr.current_hash() if neg.extended_ms else None,
         )
         secrets.log(self.config.key_log)
+        if self.client_chain:
+            return ExpectCertificateVerify(
+                config=self.config, neg=neg, transcript=tr, secrets=secrets,
+                chain=self.client_chain,
+            )  # fmt: skip
         return ExpectCcs(
-            config=self.config, neg=neg, transcript=tr, secrets=secrets, resuming=False
+            config=self.config, neg=neg, transcript=tr, secrets=secrets, resuming=False,
+            client_chain=(),
+        )  # fmt: skip
+
+
+@dataclass(slots=True, kw_only=True)
+class ExpectCertificateVerify:
+    """Waiting for the client's CertificateVerify; verifies its chain and signature."""
+
+    config: ServerConfig
+    neg: Negotiated
+    transcript: Transcript
+    secrets: ConnectionSecrets
+    chain: tuple[bytes, ...]
+
+    def handle(self, cx: CommonState, msg: Message) -> State:
+        """Verify the client's chain and its signature over the handshake messages
+        (RFC 5246 §7.4.8).
+
+        Raises:
+            InvalidCertificate: the chain does not verify (alert by reason).
+            PeerMisbehaved: a bad signature (decrypt_error) or scheme (illegal_parameter).
+        """
+        m = expect_handshake(msg, "CertificateVerify")
+        cv = m.expect(CertificateVerify)
+        verifier = self.config.client_verifier
+        tr = self.transcript
+        cert_ok: ClientCertVerified = verifier.verify_client_cert(
+            self.chain[0], self.chain[1:], self.config.time()
         )
+        sig_ok: HandshakeSignatureValid = verifier.verify_tls12_signature(
+            tr.buffer(), self.chain[0], cv.algorithm, cv.signature
+        )
+        tr.drop_buffer()
+        tr.add(m.raw)
+        cx.peer_certificates = self.chain
+        _log.debug("client certificate verified (%s, %s)", cert_ok, sig_ok)
+        return ExpectCcs(
+            config=self.config, neg=self.neg, transcript=tr, secrets=self.secrets,
+            resuming=False, client_chain=self.chain,
+        )  # fmt: skip
 
 
 @dataclass(slots=True, kw_only=True)
@@ -416,6 +521,7 @@ class ExpectCcs:
     transcript: Transcript
     secrets: ConnectionSecrets
     resuming: bool
+    client_chain: tuple[bytes, ...]
 
     def handle(self, cx: CommonState, msg: Message) -> State:
         """Switch reads to the client's keys.
@@ -429,7 +535,7 @@ class ExpectCcs:
         self.secrets.install_decrypter(cx, client=True)
         return ExpectFinished(
             config=self.config, neg=self.neg, transcript=self.transcript,
-            secrets=self.secrets, resuming=self.resuming,
+            secrets=self.secrets, resuming=self.resuming, client_chain=self.client_chain,
         )  # fmt: skip
 
 
@@ -442,6 +548,7 @@ class ExpectFinished:
     transcript: Transcript
     secrets: ConnectionSecrets
     resuming: bool
+    client_chain: tuple[bytes, ...]
 
     def handle(self, cx: CommonState, msg: Message) -> State:
         """Check the client's Finished; after a full handshake store the session and send
@@ -465,7 +572,7 @@ class ExpectFinished:
                 extended_ms=neg.extended_ms,
                 sni=neg.sni,
                 alpn=cx.alpn_protocol,
-                client_cert_chain=(),
+                client_cert_chain=self.client_chain,
                 created_at=_now(cfg),
             )
             if neg.extended_ms and neg.session_id:
