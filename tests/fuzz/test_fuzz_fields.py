@@ -4,11 +4,16 @@ extensions included), re-encode, re-protect.
 Byte-level mutation mostly hits the decoder; this reaches the *semantic* checks of the
 handshake states (values not offered, inconsistent extensions, wrong lengths that still
 decode).  Same invariants as test_fuzz_records.
+
+Messages differ between runs (randoms, key shares, signature lengths), so the mutation's
+choices come from a ``random.Random`` seeded by Hypothesis rather than from ``st.data()``
+(Hypothesis requires the same draws when it replays an example).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import random
 import typing
 
 from fuzzconf import fuzz_settings
@@ -40,47 +45,47 @@ def _hints(cls: type) -> dict[str, object]:
     return _HINTS[cls]
 
 
-def _fresh(tp: object, data: st.DataObject) -> object:
+def _fresh(tp: object, rng: random.Random) -> object:
     """A random value for type ``tp`` (only simple types; None when unknown)."""
     args = typing.get_args(tp)
     origin = typing.get_origin(tp)
     if origin in (typing.Union, __import__("types").UnionType):
         options = [a for a in args if a is not type(None)]
-        return _fresh(data.draw(st.sampled_from(options)), data) if options else None
+        return _fresh(rng.choice(options), rng) if options else None
     if tp is bool:
-        return data.draw(st.booleans())
+        return rng.random() < 0.5
     if tp is int:
-        return data.draw(st.sampled_from([0, 1, 2, 3, 0x0303, 0x0304, 0x1D, 0x17, 255, 0xFFFF]))
+        return rng.choice([0, 1, 2, 3, 0x0303, 0x0304, 0x1D, 0x17, 255, 0xFFFF])
     if tp is bytes:
-        return data.draw(st.binary(max_size=64))
+        return rng.randbytes(rng.randint(0, 64))
     if origin is tuple and args and args[-1] is Ellipsis:
         elem = args[0]
-        n = data.draw(st.integers(0, 3))
-        vals = [_fresh(elem, data) for _ in range(n)]
+        n = rng.randint(0, 3)
+        vals = [_fresh(elem, rng) for _ in range(n)]
         return tuple(v for v in vals if v is not None)
     return None
 
 
-def _mutate(obj: object, data: st.DataObject, depth: int = 0) -> object:
+def _mutate(obj: object, rng: random.Random, depth: int = 0) -> object:
     """``obj`` with one (possibly nested) field changed."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         fields = [f.name for f in dataclasses.fields(obj) if f.init]
         if not fields:
             return obj
-        name = data.draw(st.sampled_from(fields))
+        name = rng.choice(fields)
         value = getattr(obj, name)
         hint = _hints(type(obj)).get(name)
-        choice = data.draw(st.integers(0, 2))
+        choice = rng.randint(0, 2)
         if choice == 0 and hint is not None:
-            new = _fresh(hint, data)  # a fresh value of the declared type (None = absent)
+            new = _fresh(hint, rng)  # a fresh value of the declared type (None = absent)
         else:
-            new = _mutate(value, data, depth + 1)
+            new = _mutate(value, rng, depth + 1)
         return dataclasses.replace(obj, **{name: new})
     if isinstance(obj, tuple):
         if not obj:
             return obj
-        i = data.draw(st.integers(0, len(obj) - 1))
-        op = data.draw(st.sampled_from(["drop", "dup", "inner", "reverse", "empty"]))
+        i = rng.randrange(len(obj))
+        op = rng.choice(["drop", "dup", "inner", "reverse", "empty"])
         if op == "drop":
             return obj[:i] + obj[i + 1 :]
         if op == "dup":
@@ -89,25 +94,23 @@ def _mutate(obj: object, data: st.DataObject, depth: int = 0) -> object:
             return obj[::-1]
         if op == "empty":
             return ()
-        return obj[:i] + (_mutate(obj[i], data, depth + 1),) + obj[i + 1 :]
+        return obj[:i] + (_mutate(obj[i], rng, depth + 1),) + obj[i + 1 :]
     if isinstance(obj, bool):
         return not obj
     if isinstance(obj, int):
-        return data.draw(
-            st.sampled_from([0, obj ^ 1, obj + 1, max(obj - 1, 0), 0xFFFF, 0x0304, 0x1D])
-        )
+        return rng.choice([0, obj ^ 1, obj + 1, max(obj - 1, 0), 0xFFFF, 0x0304, 0x1D])
     if isinstance(obj, bytes):
-        op = data.draw(st.sampled_from(["empty", "flip", "truncate", "random", "extend"]))
+        op = rng.choice(["empty", "flip", "truncate", "random", "extend"])
         if op == "empty" or not obj:
             return b""
         if op == "flip":
-            i = data.draw(st.integers(0, len(obj) - 1))
+            i = rng.randrange(len(obj))
             return obj[:i] + bytes((obj[i] ^ 0x01,)) + obj[i + 1 :]
         if op == "truncate":
-            return obj[: data.draw(st.integers(0, len(obj) - 1))]
+            return obj[: rng.randrange(len(obj))]
         if op == "extend":
-            return obj + data.draw(st.binary(min_size=1, max_size=16))
-        return data.draw(st.binary(min_size=len(obj), max_size=len(obj)))
+            return obj + rng.randbytes(rng.randint(1, 16))
+        return rng.randbytes(len(obj))
     return obj
 
 
@@ -115,7 +118,7 @@ def _mutate(obj: object, data: st.DataObject, depth: int = 0) -> object:
 NOT_IN_TRANSCRIPT = {"NewSessionTicket13", "KeyUpdate"}
 
 
-def _field_mutator(data: st.DataObject, tls13: bool, nth: int, changed: list[str]):  # type: ignore[no-untyped-def]
+def _field_mutator(rng: random.Random, tls13: bool, nth: int, changed: list[str]):  # type: ignore[no-untyped-def]
     seen = [0]
 
     def fn(rec: Rec) -> list[Rec | bytes]:
@@ -128,7 +131,7 @@ def _field_mutator(data: st.DataObject, tls13: bool, nth: int, changed: list[str
             msg = decode_handshake(rec.payload, tls13=tls13 or rec.encrypted)
         except tlspipe.Error:
             return [rec]
-        body = _mutate(msg.body, data)
+        body = _mutate(msg.body, rng)
         try:
             raw = encode_handshake(body)  # type: ignore[arg-type]
         except (ValueError, OverflowError, TypeError, AttributeError, tlspipe.Error):
@@ -147,12 +150,13 @@ def _field_mutator(data: st.DataObject, tls13: bool, nth: int, changed: list[str
     scenario=st.sampled_from(sorted(SCENARIOS)),
     step=st.integers(0, 3),
     nth=st.integers(0, 5),
-    data=st.data(),
+    seed=st.integers(0, 2**32 - 1),
 )
-def test_mutated_fields(pki, scenario, step, nth, data):
+def test_mutated_fields(pki, scenario, step, nth, seed):
     pair = scenario_pair(pki, scenario)
     run = _Run(pair)
     changed: list[str] = []
+    rng = random.Random(seed)
     c_to_s = True
     for i in range(8):
         src_side, dst_side = ("client", "server") if c_to_s else ("server", "client")
@@ -160,7 +164,7 @@ def test_mutated_fields(pki, scenario, step, nth, data):
         run.app_step(src_side, i)
         raw = run.take(src_side)
         tls13 = src.protocol_version is tlspipe.ProtocolVersion.TLSv1_3
-        fn = _field_mutator(data, tls13, nth, changed)
+        fn = _field_mutator(rng, tls13, nth, changed)
         wire = pair._through_tap(src, raw, fn if i == step else None)
         err_before = run.err[dst_side]
         run.deliver(dst_side, wire)
