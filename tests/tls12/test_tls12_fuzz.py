@@ -3,6 +3,8 @@ handshakes, and traffic) and check that only tlspipe.Error escapes, with an aler
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,11 +20,19 @@ def _configs(pki, kind: str, resume: bool):
     if key not in _CACHE:
         cc = client_config(pki, kind)
         sc = server_config(pki, kind, ticketer=tlspipe.Ticketer())
+        if kind == "rsa-2048":  # with client authentication
+            roots = tlspipe.RootCertStore.from_pem_file(pki.ca_pem)
+            cid = pki.client("ecdsa-p256")
+            cc = cc.with_client_auth_cert(cid.chain_pem.read_bytes(), cid.key_pem.read_bytes())
+            sc = server_config(
+                pki, kind, ticketer=tlspipe.Ticketer(),
+                client_verifier=tlspipe.AllowAnyAuthenticatedClient(roots),
+            )  # fmt: skip
         if resume:
             d = Duo(cc, sc)
             d.handshake()
         else:
-            cc = client_config(pki, kind, session_store=tlspipe.NoClientSessionStorage())
+            cc = dataclasses.replace(cc, session_store=tlspipe.NoClientSessionStorage())
         _CACHE[key] = (cc, sc)
     return _CACHE[key]
 
@@ -58,7 +68,7 @@ def _apply(data: bytes, m) -> bytes:
 )
 @given(
     kind=st.sampled_from(["ecdsa-p256", "rsa-2048"]),
-    flight=st.integers(0, 3),
+    flight=st.integers(0, 4),
     m=mutations(),
 )
 def test_mutated_flight_only_tlspipe_errors(pki, resume, side, kind, flight, m):
