@@ -60,6 +60,7 @@ from .server.stores import (
     StoresServerSessions,
     Ticketer,
 )
+from .stream import Stream, StreamOwned
 from .verify.crl import CrlChecker
 from .verify.ct import CtLog, CtPolicy
 from .verify.ocsp import OcspPolicy
@@ -138,6 +139,8 @@ __all__ = [
     "SignatureScheme",
     "StoresClientSessions",
     "StoresServerSessions",
+    "Stream",
+    "StreamOwned",
     "Ticketer",
     "UnexpectedEof",
     "WebPkiClientVerifier",
