@@ -30,6 +30,7 @@ import signal
 import socket
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -933,3 +934,34 @@ def test_simultaneous_key_updates(pki: PKI) -> None:
         out = server.output()
     sent, received = _key_updates(out, sent=True), _key_updates(out, sent=False)
     assert sent[0] == "update_requested" and received[0] == "update_requested", (sent, received)
+
+
+@interop
+def test_foreign_psk_and_early_data_rejected(pki: PKI, tmp_path: Path) -> None:
+    """s_client resumes a session from *another* server (an s_server) with 0-RTT data: the
+    tlspipe server cannot use that PSK, so it does a full handshake, skips the early data
+    records it cannot decrypt (RFC 8446 §4.2.10) and the connection works."""
+    sess, early = tmp_path / "sess.pem", tmp_path / "early.txt"
+    early.write_bytes(b"EARLY DATA LINE\n")
+    ident = pki.server()
+    with (
+        openssl_server(ident, args=["-early_data"]) as other,
+        start_openssl_client(
+            other.port, args=["-CAfile", str(pki.ca_pem), "-sess_out", str(sess)], tls13=True
+        ) as first,
+    ):
+        first.wait_for("Max Early Data: 16384")  # a ticket allowing 0-RTT arrived
+        deadline = time.monotonic() + 5  # s_client prints the ticket, then writes the file
+        while b"END SSL SESSION PARAMETERS" not in (sess.read_bytes() if sess.exists() else b""):
+            assert time.monotonic() < deadline, "s_client did not save the session"
+            time.sleep(0.01)
+    cfg = server_config(ident.chain_pem, ident.key_pem)
+    args = _s_client_args(pki.ca_pem, "localhost", "-sess_in", str(sess), "-early_data", str(early))
+    with s_client_session(cfg, args) as (cl, d):
+        d.handshake()
+        cl.send(b"after early data\n")
+        assert d.read_until(b"\n") == b"after early data\n"  # the early line never surfaces
+        out = _finish_s_client(d, cl)
+    assert not d.conn.handshake_kind_resumed
+    assert "Early data was rejected" in out
+    assert "New, TLSv1.3" in out  # a new session, not "Reused"

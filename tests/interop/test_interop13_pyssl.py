@@ -639,3 +639,26 @@ def test_bulk_both_ways_at_once_tlspipe_server(pki: PKI) -> None:
             assert conn.recv(10) == b""  # tlspipe's close_notify
         assert st.result() is True
     assert bytes(got) == blob
+
+
+def test_half_close_tlspipe_client(pki: PKI) -> None:
+    """TLS 1.3 half-close: after tlspipe's close_notify the Python server still answers,
+    then closes; tlspipe receives the answer and the peer's close_notify."""
+
+    def answer_after_close(conn: ssl.SSLSocket) -> bytes:
+        got = bytearray()
+        while chunk := conn.recv(65536):
+            got += chunk
+        conn.sendall(b"answer after your close_notify")
+        conn.unwrap()
+        return bytes(got)
+
+    with python_ssl_server(py_server_ctx(pki.server()), answer_after_close) as server:
+        d = connect(server.port, client_config(pki.ca_pem))
+        with _closing(d):
+            d.handshake()
+            d.write(b"request")
+            d.close()
+            assert d.read_until_close() == b"answer after your close_notify"
+        rec = _one_record(server)
+    assert rec.error is None and rec.value == b"request"
