@@ -6,6 +6,7 @@ Layer 5 (beside ``conn``): imports errors, enums and the crypto provider only.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 from .crypto.provider import CryptoProvider, KxGroup, SupportedCipherSuite, Tls13CipherSuite
 from .enums import CipherSuite, NamedGroup, ProtocolVersion
@@ -14,6 +15,7 @@ from .errors import ConfigError
 __all__ = [
     "DEFAULT_BUFFER_LIMIT",
     "IMPLEMENTED_VERSIONS",
+    "CommonSettings",
     "check_alpn",
     "check_fragment_size",
     "select_groups",
@@ -156,3 +158,40 @@ def check_fragment_size(size: int | None) -> None:
     """
     if size is not None and not 64 <= size <= 2**14:
         raise ConfigError("max_fragment_size must be between 64 and 16384")
+
+
+class CommonSettings(Protocol):
+    """The fields ClientConfig and ServerConfig share (validated by :func:`derive_common`)."""
+
+    @property
+    def provider(self) -> CryptoProvider: ...
+    @property
+    def versions(self) -> tuple[ProtocolVersion, ...]: ...
+    @property
+    def cipher_suites(self) -> tuple[CipherSuite, ...] | None: ...
+    @property
+    def kx_groups(self) -> tuple[NamedGroup, ...] | None: ...
+    @property
+    def alpn_protocols(self) -> tuple[bytes, ...]: ...
+    @property
+    def max_fragment_size(self) -> int | None: ...
+    @property
+    def buffer_limit(self) -> int: ...
+
+
+def derive_common(cfg: CommonSettings) -> None:
+    """Validate the shared fields of a frozen config and set its derived ``versions``,
+    ``suites_`` and ``groups_`` (called from ``__post_init__``).
+
+    Raises:
+        ConfigError: any invalid shared value.
+    """
+    versions = select_versions(cfg.versions)
+    suites = select_suites(cfg.provider, cfg.cipher_suites, versions)
+    object.__setattr__(cfg, "versions", versions_with_suites(versions, suites))
+    object.__setattr__(cfg, "suites_", suites)
+    object.__setattr__(cfg, "groups_", select_groups(cfg.provider, cfg.kx_groups))
+    check_alpn(cfg.alpn_protocols)
+    check_fragment_size(cfg.max_fragment_size)
+    if cfg.buffer_limit < 1024:
+        raise ConfigError("buffer_limit must be at least 1024 bytes")

@@ -13,15 +13,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..config import (
-    DEFAULT_BUFFER_LIMIT,
-    check_alpn,
-    check_fragment_size,
-    select_groups,
-    select_suites,
-    select_versions,
-    versions_with_suites,
-)
+from ..config import DEFAULT_BUFFER_LIMIT, derive_common
 from ..crypto.default import default_provider
 from ..crypto.provider import CryptoProvider, KxGroup, SupportedCipherSuite
 from ..crypto.sign import CertifiedKey
@@ -111,16 +103,7 @@ class ClientConfig:
     verifier_: ServerCertVerifier = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        versions = select_versions(self.versions)
-        object.__setattr__(self, "versions", versions)
-        suites = select_suites(self.provider, self.cipher_suites, versions)
-        object.__setattr__(self, "suites_", suites)
-        object.__setattr__(self, "versions", versions_with_suites(versions, suites))
-        object.__setattr__(self, "groups_", select_groups(self.provider, self.kx_groups))
-        check_alpn(self.alpn_protocols)
-        check_fragment_size(self.max_fragment_size)
-        if self.buffer_limit < 1024:
-            raise ConfigError("buffer_limit must be at least 1024 bytes")
+        derive_common(self)
         if self._verifier is not None:
             verifier: ServerCertVerifier = self._verifier
         else:
