@@ -37,14 +37,15 @@ def measure(stack_name: str, kind: str, pairs: int, certdir: Path) -> float:
     ident = make_identity(certdir, kind)
     cls = TlspipeStack if stack_name == "tlspipe" else SslStack
     stack = cls(ident, "TLS13_AES_128_GCM_SHA256")
+    # Warm up (imports, caches, allocator pools) and keep the warm-up pairs alive, so that the
+    # measured pairs cannot reuse memory freed by them.
     warm = [stack.handshake() for _ in range(50)]
-    del warm
     gc.collect()
     before = rss()
     keep: list[Any] = [stack.handshake() for _ in range(pairs)]
     gc.collect()
     after = rss()
-    if len(keep) != pairs:
+    if len(keep) != pairs or len(warm) != 50:
         raise RuntimeError("lost pairs")
     return (after - before) / pairs
 
