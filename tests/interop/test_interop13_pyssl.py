@@ -536,6 +536,14 @@ REJECTIONS = {
     "ca-as-leaf": ("INVALID_PURPOSE", AD.unsupported_certificate,
                    "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE"),
 }  # fmt: skip
+MESSAGES = {
+    "expired": "expired on",
+    "not-yet-valid": "not valid before",
+    "wrong-name": "not valid for 'localhost' (it is valid for wrong.example)",
+    "untrusted-root": "is not trusted (no chain to a known root)",
+    "no-server-eku": "extended key usage lacks serverAuth",
+    "ca-as-leaf": "a CA certificate cannot be used as the end-entity certificate",
+}
 
 
 @pytest.mark.parametrize("kind", sorted(REJECTIONS))
@@ -550,6 +558,7 @@ def test_tlspipe_client_rejects_python_server(pki: PKI, kind: str) -> None:
         rec = _one_record(server)
     assert ei.value.reason is tlspipe.CertificateReason[reason]
     assert ei.value.alert == alert
+    assert MESSAGES[kind] in str(ei.value)
     assert isinstance(rec.error, ssl.SSLError) and rec.error.reason == py_reason, rec.error
 
 
