@@ -99,6 +99,8 @@ def hkdf_label(label: bytes, context: bytes, length: int) -> bytes:
 _LABELS: dict[tuple[bytes, bytes, int], bytes] = {}
 _EMPTY_HASHES = frozenset(hash_of(h, b"") for h in ("sha256", "sha384"))
 _HASH_LEN = {"sha256": 32, "sha384": 48}
+# hash name → (early secret, its "derived" secret) for a handshake without a PSK (public).
+_NO_PSK: dict[str, tuple[bytes, bytes]] = {}
 
 
 def derive_secret(hash_name: str, secret: bytes, label: bytes, transcript_hash: bytes) -> bytes:
@@ -240,7 +242,7 @@ class KeyScheduleEarly(_Base):
         client_random: ClientHello.random (the key log's second column).
     """
 
-    __slots__ = ("_early_secret",)
+    __slots__ = ("_derived", "_early_secret")
 
     def __init__(
         self,
@@ -251,8 +253,18 @@ class KeyScheduleEarly(_Base):
         client_random: bytes = b"",
     ) -> None:
         super().__init__(suite, keylog or _NO_KEYLOG, client_random)
-        ikm = psk if psk is not None else bytes(suite.hash_len)
-        self._early_secret = hkdf_extract(suite.hash_name, None, ikm)
+        h = suite.hash_name
+        self._derived: bytes | None = None
+        if psk is None:
+            # Without a PSK the early secret and its "derived" secret are public constants
+            # of the hash (HKDF-Extract(0, 0^L)): computed once per hash, not per handshake.
+            cached = _NO_PSK.get(h)
+            if cached is None:
+                early = hkdf_extract(h, None, bytes(suite.hash_len))
+                cached = _NO_PSK[h] = (early, derive_secret(h, early, b"derived", _empty_hash(h)))
+            self._early_secret, self._derived = cached
+        else:
+            self._early_secret = hkdf_extract(h, None, psk)
 
     def binder_key(self, resumption: bool = True) -> bytes:
         """Derive-Secret(early, "res binder" | "ext binder", "") (RFC 8446 §7.1).
@@ -301,7 +313,9 @@ class KeyScheduleEarly(_Base):
             Nothing.
         """
         h = self.suite.hash_name
-        derived = derive_secret(h, self._early_secret, b"derived", _empty_hash(h))
+        derived = self._derived
+        if derived is None:
+            derived = derive_secret(h, self._early_secret, b"derived", _empty_hash(h))
         ikm = shared_secret if shared_secret is not None else bytes(self.suite.hash_len)
         return KeyScheduleHandshake(
             self.suite, hkdf_extract(h, derived, ikm), self._keylog, self._client_random
