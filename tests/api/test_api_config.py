@@ -151,3 +151,17 @@ def test_no_other_way_to_disable_verification():
 def test_dangerous_config_repr_hides_verifier(pki):
     cc = tlspipe.dangerous.dangerous_with_custom_verifier(client_config(pki), AcceptAll())
     assert "AcceptAll" not in repr(cc)
+
+
+@pytest.mark.parametrize("size", [-1, 2**32])
+def test_bad_max_early_data_size(pki, size):
+    with pytest.raises(tlspipe.ConfigError):
+        server_config(pki, max_early_data_size=size)
+
+
+@pytest.mark.parametrize("kw", [{"alpn_protocols": b"h2"}, {"versions": "TLSv1_3"}], ids=repr)
+def test_wrong_container_types_rejected(pki, kw):
+    with pytest.raises(tlspipe.ConfigError):
+        client_config(pki, **kw)
+    with pytest.raises(tlspipe.ConfigError):
+        server_config(pki, **kw)
