@@ -966,3 +966,57 @@ def test_foreign_psk_and_early_data_rejected(pki: PKI, tmp_path: Path) -> None:
     assert not d.conn.handshake_kind_resumed
     assert "Early data was rejected" in out
     assert "New, TLSv1.3" in out  # a new session, not "Reused"
+
+
+# -- key log -------------------------------------------------------------------------------------
+
+
+def _keylog_lines(path: Path) -> set[tuple[str, str, str]]:
+    out = set()
+    for line in path.read_text().splitlines():
+        if line and not line.startswith("#"):
+            label, random, secret = line.split()
+            out.add((label, random.lower(), secret.lower()))
+    return out
+
+
+KEYLOG_LABELS = {
+    "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+    "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+    "CLIENT_TRAFFIC_SECRET_0",
+    "SERVER_TRAFFIC_SECRET_0",
+    "EXPORTER_SECRET",
+}
+
+
+@interop
+@pytest.mark.parametrize("side", ["tlspipe-client", "tlspipe-server"])
+def test_keylog_matches_openssl(pki: PKI, tmp_path: Path, side: str) -> None:
+    """tlspipe's SSLKEYLOGFILE lines equal openssl's -keylogfile lines (every TLS 1.3 secret,
+    after a HelloRetryRequest and with a SHA-384 suite)."""
+    ours, theirs = tmp_path / "tlspipe.keys", tmp_path / "openssl.keys"
+    klog = tlspipe.KeyLogFile(ours)
+    suite = CS.TLS13_AES_256_GCM_SHA384
+    if side == "tlspipe-client":
+        cfg = client_config(pki.ca_pem, key_log=klog, cipher_suites=(suite,),
+                            kx_groups=(NG.x25519, NG.secp384r1))  # fmt: skip
+        args = ["-keylogfile", str(theirs), "-groups", "P-384"]
+        with s_server_session(pki.server(), args=args, cfg=cfg) as (server, d):
+            d.handshake()
+            d.write(b"logged\n")
+            server.wait_for("logged")
+            _finish_s_server(d, server)
+    else:
+        ident = pki.server()
+        scfg = server_config(ident.chain_pem, ident.key_pem, key_log=klog,
+                             kx_groups=(NG.secp384r1,))  # fmt: skip
+        args = _s_client_args(pki.ca_pem, "localhost", "-keylogfile", str(theirs),
+                              "-ciphersuites", SUITES13[suite])  # fmt: skip
+        with s_client_session(scfg, args) as (cl, d):
+            d.handshake()
+            _finish_s_client(d, cl)
+    assert d.conn.negotiated_key_exchange_group == NG.secp384r1  # after an HRR
+    mine, openssl = _keylog_lines(ours), _keylog_lines(theirs)
+    assert {label for label, _, _ in mine} == KEYLOG_LABELS
+    assert all(len(secret) == 96 for _, _, secret in mine)  # SHA-384 secrets
+    assert mine == {line for line in openssl if line[0] in KEYLOG_LABELS}
