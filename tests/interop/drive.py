@@ -72,6 +72,7 @@ class Driver:
         """Send every TLS byte the connection has queued (socket errors propagate)."""
         data = self.conn.write_tls()
         if data:
+            self.sock.settimeout(self.timeout)  # not whatever was left of the last recv
             self.sock.sendall(data)
 
     def _flush_quietly(self) -> None:
