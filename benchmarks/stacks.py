@@ -229,9 +229,22 @@ def _ssl_ctx_ptr(ctx: ssl.SSLContext) -> int:
 
 
 def _libssl() -> ctypes.CDLL:
-    import _ssl  # the extension module links libssl: its handle resolves libssl symbols
+    """The libssl the ``ssl`` module uses: through the ``_ssl`` extension's handle (which
+    resolves the symbols of the libssl it links), else the process itself (static builds).
 
-    return ctypes.CDLL(_ssl.__file__)
+    Raises:
+        BenchError: neither exposes libssl's symbols.
+    """
+    import _ssl  # the extension module links libssl
+
+    for path in (getattr(_ssl, "__file__", None), None):
+        try:
+            lib = ctypes.CDLL(path)
+            lib.SSL_CTX_ctrl  # noqa: B018 - probe the symbol
+        except (OSError, AttributeError):
+            continue
+        return lib
+    raise BenchError("cannot reach libssl through ctypes to configure the ssl contexts")
 
 
 def _set_tls13_suites(ctx: ssl.SSLContext, names: str) -> None:
