@@ -27,9 +27,8 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import Enum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from .crypto.provider import SupportedCipherSuite, Tls13CipherSuite
 from .enums import (
@@ -86,8 +85,7 @@ class Side(Enum):
     SERVER = "server"
 
 
-@dataclass(frozen=True, slots=True)
-class IoState:
+class IoState(NamedTuple):
     """What :meth:`Connection.process_new_packets` left for the caller to do.
 
     Attributes:
@@ -134,6 +132,48 @@ class CommonState:
     States act on this object; the public :class:`Connection` wraps it.
     """
 
+    __slots__ = (
+        "alpn_protocol",
+        "buffer_limit",
+        "deframer",
+        "early_data_accepted",
+        "early_data_left",
+        "early_data_offered",
+        "early_data_rejected",
+        "empty_records",
+        "exporter",
+        "has_decrypted",
+        "is_handshaking",
+        "joiner",
+        "key_updates_in_a_row",
+        "kx_group",
+        "max_fragment",
+        "may_receive_application_data",
+        "may_send_application_data",
+        "peer_certificates",
+        "peer_ocsp_response",
+        "peer_sct_list",
+        "queued_key_update",
+        "received_close_notify",
+        "received_early_data",
+        "received_handshake",
+        "received_len",
+        "received_plaintext",
+        "receiving_early_data",
+        "record_layer",
+        "resumed",
+        "sendable_len",
+        "sendable_plaintext",
+        "sendq",
+        "sent_close_notify",
+        "side",
+        "sni",
+        "suite",
+        "traffic",
+        "version",
+        "warning_alerts",
+    )
+
     def __init__(
         self,
         side: Side,
@@ -149,9 +189,10 @@ class CommonState:
         self.sendq = SendQueue()
         self.max_fragment = max_fragment_size or MAX_FRAGMENT_DEFAULT
         self.buffer_limit = buffer_limit
+        # a deque: read(n) takes from the front in O(1) whatever the peer's record sizes
         self.received_plaintext: deque[bytes] = deque()
         self.received_len = 0
-        self.sendable_plaintext: deque[bytes] = deque()
+        self.sendable_plaintext: list[bytes] = []
         self.sendable_len = 0
         # negotiated values (set by the states)
         self.version: ProtocolVersion | None = None
@@ -182,7 +223,7 @@ class CommonState:
         self.early_data_accepted = False
         self.early_data_left = 0
         self.receiving_early_data = False
-        self.received_early_data: deque[bytes] = deque()
+        self.received_early_data: list[bytes] = []
         # True once a protected record from the peer was opened (plaintext alerts end then)
         self.has_decrypted = False
         # True once any handshake record arrived (a server's CCS is invalid before it)
@@ -230,8 +271,9 @@ class CommonState:
         self.is_handshaking = False
         self.may_send_application_data = True
         self.may_receive_application_data = True
-        while self.sendable_plaintext:
-            self.send_appdata(self.sendable_plaintext.popleft())
+        for chunk in self.sendable_plaintext:
+            self.send_appdata(chunk)
+        self.sendable_plaintext.clear()
         self.sendable_len = 0
 
     # -- TLS 1.3 traffic keys --------------------------------------------------------------------
@@ -382,11 +424,30 @@ class Connection:
             # Process every complete record buffered, even past buffer_limit: the deframer is
             # bounded and read_tls refuses input while plaintext is over the limit, so this
             # stays bounded, and no record is stranded once the peer stops sending.
+            pop = cx.deframer.pop
+            rl = cx.record_layer
             while not cx.received_close_notify:
-                rec = cx.deframer.pop()
+                rec = pop()
                 if rec is None:
                     drained = True
                     break
+                if (
+                    rec[0] == 23
+                    and cx.may_receive_application_data
+                    and not cx.receiving_early_data
+                    and not rl.is_skipping_early_data
+                ):  # fast path: protected application data after the handshake
+                    opened = rl.decrypt(rec)
+                    if opened is not None:
+                        typ, payload = opened
+                        if typ == 23 and payload and cx.joiner.is_empty():
+                            cx.empty_records = 0
+                            cx.key_updates_in_a_row = 0
+                            cx.received_plaintext.append(payload)
+                            cx.received_len += len(payload)
+                            continue
+                        self._process_opened(typ, payload)
+                    continue
                 self._process_record(rec)
             if self._eof and drained and not cx.received_close_notify:
                 raise UnexpectedEof("peer closed connection without sending close_notify")
@@ -437,9 +498,12 @@ class Connection:
         opened = cx.record_layer.decrypt(rec)
         if opened is None:  # rejected 0-RTT record skipped
             return
+        self._process_opened(*opened)
+
+    def _process_opened(self, typ: int, payload: bytes) -> None:
+        cx = self._cx
         if cx.record_layer.is_decrypting:
             cx.has_decrypted = True
-        typ, payload = opened
         if not payload and typ != ContentType.application_data:
             raise DecodeError(
                 "empty record of a type that forbids it", AlertDescription.unexpected_message
@@ -592,6 +656,20 @@ class Connection:
         if cx.sent_close_notify:
             raise BufferFull("cannot write after close_notify")
         mv = memoryview(data).cast("B")
+        n = len(mv)
+        rl = cx.record_layer
+        if (
+            cx.may_send_application_data
+            and 0 < n <= cx.max_fragment
+            and n <= cx.buffer_limit - len(cx.sendq)
+            and not rl.wants_key_update()
+        ):  # fast path: one record, no fragmenting
+            try:
+                cx.sendq.push(rl.encrypt(ContentType.application_data, mv))
+            except Error as err:
+                self._fail(err)
+                raise
+            return n
         if not cx.may_send_application_data:
             room = cx.buffer_limit - cx.sendable_len
             take = max(0, min(room, len(mv)))

@@ -230,7 +230,21 @@ class ClientCertVerifier(Protocol):
 DEFAULT_VERIFY_SCHEMES: Final[tuple[SignatureScheme, ...]] = SUPPORTED_SIGNATURE_SCHEMES
 
 
+_KEYS: dict[bytes, PublicKeyTypes] = {}
+
+
 def _leaf_public_key(cert: bytes) -> PublicKeyTypes:
+    key = bytes(cert)
+    hit = _KEYS.get(key)
+    if hit is None:
+        hit = _leaf_public_key_uncached(key)
+        if len(_KEYS) >= 256:
+            _KEYS.clear()
+        _KEYS[key] = hit
+    return hit
+
+
+def _leaf_public_key_uncached(cert: bytes) -> PublicKeyTypes:
     try:
         parsed = x509.load_der_x509_certificate(bytes(cert))
     except _X509_ERRORS as e:

@@ -79,8 +79,23 @@ def _describe(cert: x509.Certificate) -> str:
     return cert.subject.rfc4514_string() or "<empty subject>"
 
 
+_PARSED: dict[bytes, x509.Certificate] = {}
+
+
 def _load(der: bytes, what: str) -> x509.Certificate:
     """Parse ``der`` and touch every lazily parsed field we use, so malformed ones fail here."""
+    key = bytes(der)
+    hit = _PARSED.get(key)
+    if hit is not None:
+        return hit
+    cert = _load_uncached(key, what)
+    if len(_PARSED) >= 256:
+        _PARSED.clear()
+    _PARSED[key] = cert
+    return cert
+
+
+def _load_uncached(der: bytes, what: str) -> x509.Certificate:
     try:
         cert = x509.load_der_x509_certificate(bytes(der))
         _ = (cert.subject, cert.issuer, cert.not_valid_before_utc, cert.not_valid_after_utc)
