@@ -102,9 +102,7 @@ def test_s_client_early_data_accepted_by_tlspipe(pki: PKI, tmp_path: Path) -> No
 def test_s_client_early_data_rejected_by_tlspipe(pki: PKI, tmp_path: Path) -> None:
     ident = pki.server()
     ticketer = tlspipe.Ticketer()
-    sc = server_config(
-        ident.chain_pem, ident.key_pem, ticketer=ticketer, max_early_data_size=16384
-    )
+    sc = server_config(ident.chain_pem, ident.key_pem, ticketer=ticketer, max_early_data_size=16384)
     sess = tmp_path / "sess.pem"
     _s_client_once(pki, sc, "-sess_out", str(sess))
     early_file = tmp_path / "early.txt"
