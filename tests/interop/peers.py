@@ -52,10 +52,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+import pytest
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "interop",
     "OPENSSL",
     "ConnRecord",
     "HasChain",
@@ -642,3 +645,16 @@ def python_ssl_client(
         return SSLClientResult(
             bytes(got), conn.version(), conn.cipher(), conn.getpeercert(binary_form=True)
         )
+
+
+_F = TypeVar("_F", bound=Callable[..., object])
+
+
+def interop(f: _F) -> _F:
+    """Mark a test as interop (real peers on 127.0.0.1).
+
+    There is deliberately no skip when the openssl CLI is missing: ``make test`` installs it,
+    and a missing peer must fail the run rather than pass it silently.
+    """
+    marked: _F = pytest.mark.interop(f)
+    return marked

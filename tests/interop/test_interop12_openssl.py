@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import contextlib
 import re
-import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 from drive import Driver, client_config, connect, server_config
 from peers import (
+    interop,
     listening_socket,
     openssl_server,
     parse_cipher,
@@ -34,16 +33,6 @@ from peers import (
 
 import tlspipe
 from pki import PKI
-
-F = TypeVar("F", bound=Callable[..., object])
-requires_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl CLI")
-
-
-def interop(f: F) -> F:
-    """Mark a test as interop (real peers); skip it when the openssl CLI is missing."""
-    marked: F = requires_openssl(pytest.mark.interop(f))
-    return marked
-
 
 CS = tlspipe.CipherSuite
 V12 = (tlspipe.ProtocolVersion.TLSv1_2,)

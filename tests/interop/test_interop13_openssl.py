@@ -26,13 +26,11 @@ import contextlib
 import logging
 import os
 import re
-import shutil
 import signal
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 from cryptography.x509.oid import NameOID
@@ -49,6 +47,7 @@ from drive import (
 )
 from peers import (
     OpenSSLPeer,
+    interop,
     listening_socket,
     openssl_server,
     parse_cipher,
@@ -60,16 +59,6 @@ import tlspipe
 from pki import PKI, SERVER_KINDS, Identity
 from tlspipe.crypto.sign import load_private_key
 from tlspipe.enums import AlertDescription as AD
-
-F = TypeVar("F", bound=Callable[..., object])
-requires_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl CLI")
-
-
-def interop(f: F) -> F:
-    """Mark a test as interop (real peers); skip it when the openssl CLI is missing."""
-    marked: F = requires_openssl(pytest.mark.interop(f))
-    return marked
-
 
 CS = tlspipe.CipherSuite
 NG = tlspipe.NamedGroup

@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import ssl
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 from peers import (
     PeerError,
     echo_handler,
+    interop,
     listening_socket,
     openssl_client,
     openssl_server,
@@ -36,16 +34,6 @@ from peers import (
 )
 
 from pki import CLIENT_KINDS, PKI, SERVER_KINDS, SERVER_NAMES, Identity
-
-requires_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl CLI")
-F = TypeVar("F", bound=Callable[..., object])
-
-
-def interop(f: F) -> F:
-    """Mark a test as interop (real peers); skip it when the openssl CLI is missing."""
-    marked: F = requires_openssl(pytest.mark.interop(f))
-    return marked
-
 
 VERSIONS = [pytest.param(True, id="tls13"), pytest.param(False, id="tls12")]
 LABEL = "EXPERIMENTAL-tlspipe-selfcheck"

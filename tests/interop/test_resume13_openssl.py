@@ -14,26 +14,18 @@ Assertions are made on openssl's own report besides tlspipe's view:
 from __future__ import annotations
 
 import contextlib
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from drive import Driver, client_config, connect, serve_in_thread, server_config
-from peers import openssl_client, openssl_server
+from peers import interop, openssl_client, openssl_server
 
 import tlspipe
 from pki import PKI
 
 F = TypeVar("F", bound=Callable[..., object])
-requires_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl CLI")
-
-
-def interop(f: F) -> F:
-    """Mark a test as interop (real peers); skip it when the openssl CLI is missing."""
-    marked: F = requires_openssl(pytest.mark.interop(f))
-    return marked
 
 
 PSK_KEY = bytes(range(1, 33))
