@@ -398,13 +398,16 @@ class Connection:
         Raises:
             Error: the connection already failed (the stored error is raised again).
         """
-        self._check_poisoned()
-        if len(data) == 0:
+        failed = self._error
+        if failed is not None:
+            raise failed
+        if not data:
             self._eof = True
             return 0
-        if self._cx.received_len >= self._cx.buffer_limit:
+        cx = self._cx
+        if cx.received_len >= cx.buffer_limit:
             return 0
-        return self._cx.deframer.feed(data)
+        return cx.deframer.feed(data)
 
     def process_new_packets(self) -> IoState:
         """Decrypt and process every complete record received so far.
@@ -417,7 +420,9 @@ class Connection:
                 (call :meth:`write_tls` to send it); the connection is unusable afterwards.
             UnexpectedEof: the transport closed without close_notify.
         """
-        self._check_poisoned()
+        failed = self._error
+        if failed is not None:
+            raise failed
         cx = self._cx
         try:
             drained = False
@@ -425,19 +430,18 @@ class Connection:
             # bounded and read_tls refuses input while plaintext is over the limit, so this
             # stays bounded, and no record is stranded once the peer stops sending.
             pop = cx.deframer.pop
-            rl = cx.record_layer
+            decrypt = cx.record_layer.decrypt
             while not cx.received_close_notify:
                 rec = pop()
                 if rec is None:
                     drained = True
                     break
                 if (
-                    rec[0] == 23
-                    and cx.may_receive_application_data
-                    and not cx.receiving_early_data
-                    and not rl.is_skipping_early_data
-                ):  # fast path: protected application data after the handshake
-                    opened = rl.decrypt(rec)
+                    rec[0] == 23 and cx.may_receive_application_data and not cx.receiving_early_data
+                ):  # fast path: protected application data after the handshake (what
+                    # _process_record → _process_opened do for it, minus the checks these
+                    # conditions make moot; a skipped 0-RTT record comes back as None)
+                    opened = decrypt(rec)
                     if opened is not None:
                         typ, payload = opened
                         if typ == 23 and payload and cx.joiner.is_empty():
@@ -454,7 +458,7 @@ class Connection:
         except Error as err:
             self._fail(err)
             raise
-        return self.io_state()
+        return IoState(cx.sendq.nbytes, cx.received_len, cx.received_close_notify)
 
     def _fail(self, err: Error) -> None:
         self._error = err
@@ -571,7 +575,7 @@ class Connection:
     def io_state(self) -> IoState:
         """The current :class:`IoState` (no processing)."""
         cx = self._cx
-        return IoState(len(cx.sendq), cx.received_len, cx.received_close_notify)
+        return IoState(cx.sendq.nbytes, cx.received_len, cx.received_close_notify)
 
     def write_tls(self) -> bytes:
         """Take every queued TLS byte to send to the peer (possibly ``b""``).
@@ -651,25 +655,33 @@ class Connection:
         Raises:
             Error: the connection failed, or close_notify was already sent.
         """
-        self._check_poisoned()
+        failed = self._error
+        if failed is not None:
+            raise failed
         cx = self._cx
         if cx.sent_close_notify:
             raise BufferFull("cannot write after close_notify")
-        mv = memoryview(data).cast("B")
-        n = len(mv)
-        rl = cx.record_layer
+        if type(data) is bytes:
+            payload: bytes | memoryview = data
+            n = len(data)
+        else:
+            payload = memoryview(data).cast("B")
+            n = len(payload)
+        sendq = cx.sendq
         if (
             cx.may_send_application_data
             and 0 < n <= cx.max_fragment
-            and n <= cx.buffer_limit - len(cx.sendq)
-            and not rl.wants_key_update()
-        ):  # fast path: one record, no fragmenting
+            and n <= cx.buffer_limit - sendq.nbytes
+        ):  # fast path: one record, no fragmenting (None: KeyUpdate due, the long way)
             try:
-                cx.sendq.push(rl.encrypt(ContentType.application_data, mv))
+                record = cx.record_layer.encrypt_appdata(payload)
             except Error as err:
                 self._fail(err)
                 raise
-            return n
+            if record is not None:
+                sendq.push(record)
+                return n
+        mv = payload if type(payload) is memoryview else memoryview(payload)
         if not cx.may_send_application_data:
             room = cx.buffer_limit - cx.sendable_len
             take = max(0, min(room, len(mv)))

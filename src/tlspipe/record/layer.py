@@ -100,6 +100,7 @@ _HEADER13_PREFIX = bytes((_APPDATA, 0x03, 0x03))
 # Inner content types a TLS 1.3 protected record may carry: alert, handshake, app data.
 _INNER_OK = frozenset((21, 22, 23))
 _TYPE_BYTE = tuple(bytes((i,)) for i in range(256))
+_APPDATA_BYTE = _TYPE_BYTE[_APPDATA]
 
 
 class RecordAead(Protocol):
@@ -380,24 +381,34 @@ class Tls13Decrypter:
             )
         except self._open_error:
             raise DecryptError("record authentication failed") from None
-        m = len(inner)
-        if m > MAX_PLAINTEXT + 1:
-            raise RecordOverflow("record: TLS 1.3 inner plaintext exceeds 2^14 + 1")
-        typ = inner[-1] if m else 0
-        if not typ:  # zero padding (RFC 8446 §5.4): find the last non-zero octet
-            m = len(inner.rstrip(b"\x00"))
-            if not m:
-                raise PeerMisbehaved(
-                    "record: TLS 1.3 inner plaintext has no content type",
-                    alert=AlertDescription.unexpected_message,
-                )
-            typ = inner[m - 1]
-        if typ not in _INNER_OK:
+        return _unwrap13(inner)
+
+
+def _unwrap13(inner: bytes) -> tuple[int, bytes]:
+    """``TLSInnerPlaintext`` → ``(type, content)`` (RFC 8446 §5.2, §5.4).
+
+    Raises:
+        RecordOverflow: inner plaintext over 2^14 + 1.
+        PeerMisbehaved: no non-zero octet, or a type other than alert/handshake/app data.
+    """
+    m = len(inner)
+    if m > MAX_PLAINTEXT + 1:
+        raise RecordOverflow("record: TLS 1.3 inner plaintext exceeds 2^14 + 1")
+    typ = inner[-1] if m else 0
+    if not typ:  # zero padding (RFC 8446 §5.4): find the last non-zero octet
+        m = len(inner.rstrip(b"\x00"))
+        if not m:
             raise PeerMisbehaved(
-                f"record: TLS 1.3 inner content type {typ} not allowed",
+                "record: TLS 1.3 inner plaintext has no content type",
                 alert=AlertDescription.unexpected_message,
             )
-        return typ, inner[: m - 1]
+        typ = inner[m - 1]
+    if typ not in _INNER_OK:
+        raise PeerMisbehaved(
+            f"record: TLS 1.3 inner content type {typ} not allowed",
+            alert=AlertDescription.unexpected_message,
+        )
+    return typ, inner[: m - 1]
 
 
 # -- TLS 1.2 ---------------------------------------------------------------------------------
@@ -656,9 +667,14 @@ class RecordLayer:
         "_enc_hard",
         "_enc_soft",
         "_encrypting",
+        "_open13",
+        "_open13_error",
+        "_read_iv13",
         "_read_seq",
+        "_seal13",
         "_skip_left",
         "_skipped",
+        "_write_iv13",
         "_write_seq",
     )
 
@@ -674,6 +690,14 @@ class RecordLayer:
         self._dec_failures = 0
         self._skip_left: int | None = None
         self._skipped = 0
+        # The TLS 1.3 AEAD functions and IVs, inlined into encrypt()/decrypt() when the
+        # installed encrypter/decrypter is exactly Tls13Encrypter/Tls13Decrypter (the bulk
+        # path: one Python frame per record less).  None otherwise.
+        self._seal13: _Raw | None = None
+        self._write_iv13 = 0
+        self._open13: _Raw | None = None
+        self._open13_error: type[Exception] = DecryptError
+        self._read_iv13 = 0
 
     def __repr__(self) -> str:
         return (
@@ -716,6 +740,11 @@ class RecordLayer:
         """Install new sending keys; the write sequence number restarts at 0."""
         self._enc = encrypter
         self._encrypting = not isinstance(encrypter, PlaintextEncrypter)
+        if type(encrypter) is Tls13Encrypter:
+            self._seal13 = encrypter._seal
+            self._write_iv13 = encrypter._iv
+        else:
+            self._seal13 = None
         self._write_seq = 0
         hard = min(encrypter.confidentiality_limit, SEQ_MAX)
         self._enc_hard = hard
@@ -725,6 +754,12 @@ class RecordLayer:
         """Install new receiving keys; the read sequence number restarts at 0."""
         self._dec = decrypter
         self._decrypting = not isinstance(decrypter, PlaintextDecrypter)
+        if type(decrypter) is Tls13Decrypter:
+            self._open13 = decrypter._open
+            self._open13_error = decrypter._open_error
+            self._read_iv13 = decrypter._iv
+        else:
+            self._open13 = None
         self._read_seq = 0
         self._dec_failures = 0
 
@@ -753,7 +788,46 @@ class RecordLayer:
         seq = self._write_seq
         if seq >= self._enc_hard:
             raise EncryptError("record: sending key exhausted (sequence number/AEAD limit)")
-        out = self._enc.encrypt(content_type, payload, seq)
+        seal = self._seal13
+        if seal is None:
+            out = self._enc.encrypt(content_type, payload, seq)
+        else:  # Tls13Encrypter.encrypt without padding, inlined
+            n = payload.nbytes if isinstance(payload, memoryview) else len(payload)
+            if n > MAX_PLAINTEXT:
+                raise InternalError("record: TLS 1.3 inner plaintext exceeds 2^14 + 1")
+            header = _HEADER13_PREFIX + (n + 1 + TAG_LEN).to_bytes(2, "big")
+            out = header + seal(
+                (self._write_iv13 ^ seq).to_bytes(12, "big"),
+                b"".join((payload, _TYPE_BYTE[content_type])),
+                header,
+            )
+        self._write_seq = seq + 1
+        return out
+
+    def encrypt_appdata(self, payload: bytes | memoryview) -> bytes | None:
+        """:meth:`encrypt` of one application_data fragment, unless the sending key is near
+        its limit (:meth:`wants_key_update`): then ``None`` and nothing happens, so the
+        caller can update keys first.  The connection's bulk path: one call per record.
+
+        Raises:
+            InternalError: ``payload`` longer than 2^14.
+        """
+        seq = self._write_seq
+        if seq >= self._enc_soft:
+            return None
+        seal = self._seal13
+        if seal is None:
+            out = self._enc.encrypt(_APPDATA, payload, seq)
+        else:  # Tls13Encrypter.encrypt without padding, inlined
+            n = payload.nbytes if isinstance(payload, memoryview) else len(payload)
+            if n > MAX_PLAINTEXT:
+                raise InternalError("record: TLS 1.3 inner plaintext exceeds 2^14 + 1")
+            header = _HEADER13_PREFIX + (n + 1 + TAG_LEN).to_bytes(2, "big")
+            out = header + seal(
+                (self._write_iv13 ^ seq).to_bytes(12, "big"),
+                b"".join((payload, _APPDATA_BYTE)),
+                header,
+            )
         self._write_seq = seq + 1
         return out
 
@@ -773,6 +847,29 @@ class RecordLayer:
                 ``unexpected_message``).
         """
         seq = self._read_seq
+        open13 = self._open13
+        if open13 is not None and self._skip_left is None and seq < SEQ_MAX:
+            # Tls13Decrypter.decrypt inlined (the bulk path); unusual input takes the long way
+            typ, _, payload = record
+            n = len(payload)
+            if typ == _APPDATA and TAG_LEN < n <= MAX_CIPHERTEXT_TLS13:
+                try:
+                    inner = open13(
+                        (self._read_iv13 ^ seq).to_bytes(12, "big"),
+                        payload,
+                        _HEADER13_PREFIX + n.to_bytes(2, "big"),
+                    )
+                except self._open13_error:
+                    raise DecryptError("record authentication failed") from None
+                m = len(inner)
+                last = inner[-1]
+                out = (
+                    (last, inner[: m - 1])
+                    if last in _INNER_OK and m <= MAX_PLAINTEXT + 1
+                    else _unwrap13(inner)
+                )
+                self._read_seq = seq + 1
+                return out
         if seq >= SEQ_MAX:
             raise PeerMisbehaved(
                 "record: peer exhausted the sequence number space",

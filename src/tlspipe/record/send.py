@@ -44,29 +44,30 @@ def fragment(payload: bytes | memoryview, max_fragment: int) -> Iterator[memoryv
 class SendQueue:
     """Protected records waiting to be written, as a list of chunks with a head index.
 
-    ``len(queue)`` is the number of octets queued.  Chunks are the pushed ``bytes`` objects
+    ``len(queue)`` (or the ``nbytes`` attribute, read-only by convention, for hot paths) is
+    the number of octets queued.  Chunks are the pushed ``bytes`` objects
     themselves (a partly consumed head becomes a ``memoryview`` slice); views are made only
     when :meth:`pending` hands them out.  A list rather than a ``deque``: an idle connection's
     empty list holds no item array, while a deque always keeps a ~0.5 KiB block.
     """
 
-    __slots__ = ("_chunks", "_head", "_size")
+    __slots__ = ("_chunks", "_head", "nbytes")
 
     def __init__(self) -> None:
         self._chunks: list[bytes | memoryview] = []
         self._head = 0  # index of the first live chunk; consumed ones are replaced by b""
-        self._size = 0
+        self.nbytes = 0
 
     def __len__(self) -> int:
         """Octets queued."""
-        return self._size
+        return self.nbytes
 
     def __repr__(self) -> str:
-        return f"SendQueue(chunks={len(self._chunks) - self._head}, bytes={self._size})"
+        return f"SendQueue(chunks={len(self._chunks) - self._head}, bytes={self.nbytes})"
 
     def is_empty(self) -> bool:
         """True when nothing is queued."""
-        return not self._size
+        return not self.nbytes
 
     def push(self, record: bytes) -> None:
         """Queue one complete record (or any bytes); empty input is ignored."""
@@ -74,7 +75,7 @@ class SendQueue:
             if type(record) is not bytes:  # never queue a mutable buffer
                 record = bytes(record)
             self._chunks.append(record)
-            self._size += len(record)
+            self.nbytes += len(record)
 
     def pending(self, max_chunks: int = IOV_MAX) -> list[memoryview]:
         """The queued chunks in order, at most ``max_chunks`` of them, for ``sendmsg``.
@@ -91,9 +92,9 @@ class SendQueue:
         Raises:
             ValueError: ``n`` negative or more than is queued (a programming error).
         """
-        if n < 0 or n > self._size:
-            raise ValueError(f"consume({n}) with {self._size} octets queued")
-        self._size -= n
+        if n < 0 or n > self.nbytes:
+            raise ValueError(f"consume({n}) with {self.nbytes} octets queued")
+        self.nbytes -= n
         chunks = self._chunks
         head = self._head
         while n:
@@ -126,7 +127,7 @@ class SendQueue:
             out = b"".join(chunks[head:] if head else chunks)
         chunks.clear()
         self._head = 0
-        self._size = 0
+        self.nbytes = 0
         return out
 
     def write_to(self, sendmsg: Callable[[list[memoryview]], int]) -> int:
@@ -138,7 +139,7 @@ class SendQueue:
         Returns:
             Octets written (0 when the queue was empty; ``sendmsg`` is then not called).
         """
-        if not self._size:
+        if not self.nbytes:
             return 0
         n = sendmsg(self.pending())
         self.consume(n)
