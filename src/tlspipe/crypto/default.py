@@ -117,4 +117,5 @@ def default_provider() -> CryptoProvider:
         secure_random=secure_random,
         load_private_key=load_private_key,
         verify_signature=verify_signature,
+        extra_kx_groups=tuple(g for g in ALL_KX_GROUPS if g not in DEFAULT_KX_GROUPS),
     )

@@ -282,9 +282,10 @@ def tls13_schemes(schemes: Sequence[int]) -> tuple[int, ...]:
 class CryptoProvider:
     """Everything tlspipe takes from a cryptography backend.
 
-    ``cipher_suites`` and ``kx_groups`` are in preference order.  ``signature_schemes`` are
-    those ``verify_signature`` can check, in preference order (what we offer in
-    signature_algorithms).
+    ``cipher_suites`` and ``kx_groups`` are in preference order; ``kx_groups`` is what a
+    config uses by default, ``extra_kx_groups`` what it may name besides (opt-in groups such
+    as the X25519MLKEM768 hybrid).  ``signature_schemes`` are those ``verify_signature`` can
+    check, in preference order (what we offer in signature_algorithms).
     """
 
     cipher_suites: tuple[SupportedCipherSuite, ...]
@@ -293,14 +294,15 @@ class CryptoProvider:
     secure_random: Callable[[int], bytes]
     load_private_key: Callable[[bytes], SigningKey]
     verify_signature: VerifySignature
+    extra_kx_groups: tuple[KxGroup, ...] = ()
 
     def find_kx_group(self, group: int) -> KxGroup | None:
-        """The provider's group with wire code ``group``, or None.
+        """The provider's group with wire code ``group`` (default or opt-in), or None.
 
         Raises:
             Nothing.
         """
-        for g in self.kx_groups:
+        for g in (*self.kx_groups, *self.extra_kx_groups):
             if g.name == group:
                 return g
         return None

@@ -1,0 +1,37 @@
+"""The X25519MLKEM768 hybrid (opt-in by name through ``kx_groups``), between tlspipe peers.
+
+No real peer on this machine speaks it (OpenSSL 3.0, Python 3.11's ssl), so these are
+tlspipe-to-tlspipe tests; the KEM itself is cryptography's ML-KEM-768.
+"""
+
+from __future__ import annotations
+
+import tlspipe
+from helpers import make_pair
+
+NG = tlspipe.NamedGroup
+
+
+def test_hybrid_not_offered_by_default(pki: object) -> None:
+    cc = tlspipe.ClientConfig(root_store=tlspipe.RootCertStore.from_pem_file(pki.server().ca_pem))  # type: ignore[attr-defined]
+    assert NG.X25519MLKEM768 not in [g.name for g in cc.groups_]
+
+
+def test_hybrid_by_name_both_sides(pki: object) -> None:
+    groups = (NG.X25519MLKEM768, NG.x25519)
+    pair = make_pair(pki, client={"kx_groups": groups}, server={"kx_groups": groups})  # type: ignore[arg-type]
+    pair.handshake()
+    for conn in (pair.client, pair.server):
+        assert conn.negotiated_key_exchange_group is NG.X25519MLKEM768
+    assert pair.send(pair.client, b"post-quantum hello") == b"post-quantum hello"
+
+
+def test_server_asks_for_hybrid_with_hrr(pki: object) -> None:
+    """The client leads with x25519 but supports the hybrid; a hybrid-only server retries."""
+    pair = make_pair(
+        pki,  # type: ignore[arg-type]
+        client={"kx_groups": (NG.x25519, NG.X25519MLKEM768)},
+        server={"kx_groups": (NG.X25519MLKEM768,)},
+    )
+    assert pair.handshake() >= 2
+    assert pair.client.negotiated_key_exchange_group is NG.X25519MLKEM768
