@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..conn import CommonState, Message, State, expect_handshake
 from ..crypto.provider import KxGroup, Signer, Tls13CipherSuite
@@ -19,7 +19,7 @@ from ..crypto.sign import CertifiedKey
 from ..enums import AlertDescription, CipherSuite, CompressionMethod, ProtocolVersion
 from ..errors import PeerIncompatible, PeerMisbehaved
 from ..keys.transcript import Transcript
-from ..msgs.extensions import HelloRetryExtensions, KeyShareEntry
+from ..msgs.extensions import HelloRetryExtensions
 from ..msgs.hello import ClientHello, HelloRetryRequest
 from ..msgs.message import encode_handshake
 from .config import ServerConfig
@@ -39,6 +39,30 @@ class Retry:
     cookie: bytes | None
     transcript: Transcript
     sent_ccs: bool
+    first: ClientHello
+
+
+def _check_second_hello(first: ClientHello, second: ClientHello) -> None:
+    """RFC 8446 §4.1.2: ClientHello2 repeats ClientHello1 except for key_share, cookie,
+    early_data (removed), pre_shared_key (ages and binders change) and padding.
+
+    Raises:
+        PeerMisbehaved: anything else changed (illegal_parameter).
+    """
+
+    def essence(ch: ClientHello) -> ClientHello:
+        ext = replace(
+            ch.extensions,
+            key_share=None,
+            cookie=None,
+            early_data=False,
+            pre_shared_key=None,
+            padding=None,
+        )
+        return replace(ch, extensions=ext)
+
+    if essence(first) != essence(second):
+        raise PeerMisbehaved("ClientHello2 differs from ClientHello1 beyond what HRR allows")
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +237,8 @@ class ExpectClientHello:
             return handle_client_hello(cx, cfg, ch, m.raw)
         if ch.legacy_compression_methods != b"\x00":
             raise PeerMisbehaved("TLS 1.3 ClientHello must offer only null compression")
+        if self.retry is not None:
+            _check_second_hello(self.retry.first, ch)
         sel = _select13(cfg, ch, self.retry)
         from .tls13 import emit_first_flight
 
@@ -255,8 +281,5 @@ class ExpectClientHello:
             cx.send_ccs()
         _log.debug("server sent HelloRetryRequest for %s", sel.group.name.name)
         return ExpectClientHello(
-            config=cfg, retry=Retry(sel.suite, sel.group, cookie, tr, sent_ccs)
+            config=cfg, retry=Retry(sel.suite, sel.group, cookie, tr, sent_ccs, ch)
         )
-
-
-_ = KeyShareEntry  # re-exported type used by tls13.emit_first_flight

@@ -1,4 +1,4 @@
-"""The X25519MLKEM768 hybrid (opt-in by name through ``kx_groups``), between tlspipe peers.
+"""Key exchange and HelloRetryRequest details: the X25519MLKEM768 hybrid (opt-in by name through
 
 No real peer on this machine speaks it (OpenSSL 3.0, Python 3.11's ssl), so these are
 tlspipe-to-tlspipe tests; the KEM itself is cryptography's ML-KEM-768.
@@ -35,3 +35,30 @@ def test_server_asks_for_hybrid_with_hrr(pki: object) -> None:
     )
     assert pair.handshake() >= 2
     assert pair.client.negotiated_key_exchange_group is NG.X25519MLKEM768
+
+
+def test_second_client_hello_must_repeat_the_first(pki: object) -> None:
+    """RFC 8446 §4.1.2: after HRR, a ClientHello2 with a new random is refused."""
+    from helpers import alter_handshake
+    from tlspipe.enums import AlertDescription, HandshakeType
+
+    pair = make_pair(
+        pki,  # type: ignore[arg-type]
+        client={"kx_groups": (NG.x25519, NG.secp256r1)},
+        server={"kx_groups": (NG.secp256r1,)},
+    )
+    c, s = pair.client, pair.server
+    pair.flow(c, s)  # ClientHello1 → HelloRetryRequest
+    pair.flow(s, c)  # → ClientHello2
+
+    def new_random(msg: bytes) -> bytes:  # header(4) + legacy_version(2) + random(32)
+        return msg[:6] + bytes(32) + msg[38:]
+
+    pair.transfer_altered(c, s, alter_handshake(HandshakeType.client_hello, new_random))
+    try:
+        s.process_new_packets()
+    except tlspipe.PeerMisbehaved as e:
+        assert e.alert is AlertDescription.illegal_parameter
+        assert "ClientHello2" in str(e)
+    else:
+        raise AssertionError("server accepted a ClientHello2 with a new random")
