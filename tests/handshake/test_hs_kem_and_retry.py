@@ -1,7 +1,7 @@
-"""Key exchange and HelloRetryRequest details: the X25519MLKEM768 hybrid (opt-in by name through
-
-No real peer on this machine speaks it (OpenSSL 3.0, Python 3.11's ssl), so these are
-tlspipe-to-tlspipe tests; the KEM itself is cryptography's ML-KEM-768.
+"""Key exchange and HelloRetryRequest details between tlspipe peers: the X25519MLKEM768
+hybrid (opt-in by name through ``kx_groups``; no real peer on this machine speaks it, neither
+OpenSSL 3.0 nor Python 3.11's ssl; the KEM is cryptography's ML-KEM-768), and the rule that
+ClientHello2 repeats ClientHello1.
 """
 
 from __future__ import annotations
