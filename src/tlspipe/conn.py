@@ -105,6 +105,9 @@ class ChangeCipherSpecMsg:
     __slots__ = ()
 
 
+_new_io_state = tuple.__new__
+"""Builds an :class:`IoState` from a 3-tuple without the ``NamedTuple`` ``__new__`` frame."""
+
 CCS = ChangeCipherSpecMsg()
 
 Message = HandshakeMessage | ChangeCipherSpecMsg
@@ -431,6 +434,7 @@ class Connection:
             # stays bounded, and no record is stranded once the peer stops sending.
             pop = cx.deframer.pop
             decrypt = cx.record_layer.decrypt
+            joiner = cx.joiner
             while not cx.received_close_notify:
                 rec = pop()
                 if rec is None:
@@ -444,7 +448,7 @@ class Connection:
                     opened = decrypt(rec)
                     if opened is not None:
                         typ, payload = opened
-                        if typ == 23 and payload and cx.joiner.is_empty():
+                        if typ == 23 and payload and not joiner.pending:
                             cx.empty_records = 0
                             cx.key_updates_in_a_row = 0
                             cx.received_plaintext.append(payload)
@@ -458,7 +462,7 @@ class Connection:
         except Error as err:
             self._fail(err)
             raise
-        return IoState(cx.sendq.nbytes, cx.received_len, cx.received_close_notify)
+        return _new_io_state(IoState, (cx.sendq.nbytes, cx.received_len, cx.received_close_notify))
 
     def _fail(self, err: Error) -> None:
         self._error = err
@@ -575,7 +579,7 @@ class Connection:
     def io_state(self) -> IoState:
         """The current :class:`IoState` (no processing)."""
         cx = self._cx
-        return IoState(cx.sendq.nbytes, cx.received_len, cx.received_close_notify)
+        return _new_io_state(IoState, (cx.sendq.nbytes, cx.received_len, cx.received_close_notify))
 
     def write_tls(self) -> bytes:
         """Take every queued TLS byte to send to the peer (possibly ``b""``).
@@ -626,8 +630,14 @@ class Connection:
             self._check_poisoned()
             return b""
         if n < 0 or n >= cx.received_len:
-            out = b"".join(cx.received_plaintext)
-            cx.received_plaintext.clear()
+            q = cx.received_plaintext
+            if len(q) == 1:  # the usual case: no join, the record's plaintext as is
+                out = q.popleft()
+                if type(out) is not bytes:  # a provider's AEAD may hand out other buffers
+                    out = bytes(out)
+            else:
+                out = b"".join(q)
+                q.clear()
             cx.received_len = 0
             return out
         parts: list[bytes] = []

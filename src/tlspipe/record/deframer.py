@@ -283,12 +283,16 @@ class HandshakeJoiner:
 
     Args:
         max_message_size: bound on a message body length (the uint24 length field).
+
+    Attributes:
+        pending: the buffered octets (read it, never modify it; empty exactly when
+            :meth:`is_empty` is true — the connection's per-record check reads it directly).
     """
 
-    __slots__ = ("_buf", "_checked", "_max")
+    __slots__ = ("_checked", "_max", "pending")
 
     def __init__(self, max_message_size: int = DEFAULT_MAX_HANDSHAKE_MESSAGE) -> None:
-        self._buf = bytearray()
+        self.pending = bytearray()
         self._checked = 0  # offset of the next header not yet bounds-checked
         self._max = max_message_size
 
@@ -298,11 +302,11 @@ class HandshakeJoiner:
         RFC 8446 §5.1: handshake messages MUST NOT span key changes; the connection checks
         this before changing keys.
         """
-        return not self._buf
+        return not self.pending
 
     def __len__(self) -> int:
         """Number of buffered octets."""
-        return len(self._buf)
+        return len(self.pending)
 
     def push(self, payload: bytes | bytearray | memoryview) -> None:
         """Add one handshake record's plaintext.
@@ -317,7 +321,7 @@ class HandshakeJoiner:
                 "handshake: zero-length handshake record",
                 alert=AlertDescription.unexpected_message,
             )
-        buf = self._buf
+        buf = self.pending
         buf += payload
         checked = self._checked
         end = len(buf)
@@ -333,7 +337,7 @@ class HandshakeJoiner:
 
     def pop(self) -> bytes | None:
         """The next complete handshake message (header included), or ``None``."""
-        buf = self._buf
+        buf = self.pending
         have = len(buf)
         if have < 4:
             return None

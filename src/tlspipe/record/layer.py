@@ -101,6 +101,9 @@ _HEADER13_PREFIX = bytes((_APPDATA, 0x03, 0x03))
 _INNER_OK = frozenset((21, 22, 23))
 _TYPE_BYTE = tuple(bytes((i,)) for i in range(256))
 _APPDATA_BYTE = _TYPE_BYTE[_APPDATA]
+# The TLS 1.3 record header (= AAD) of a full-size record: 2^14 octets + type + tag.
+_FULL13_LEN = MAX_PLAINTEXT + 1 + 16
+_FULL13_HEADER = _HEADER13_PREFIX + _FULL13_LEN.to_bytes(2, "big")
 
 
 class RecordAead(Protocol):
@@ -822,7 +825,8 @@ class RecordLayer:
             n = payload.nbytes if isinstance(payload, memoryview) else len(payload)
             if n > MAX_PLAINTEXT:
                 raise InternalError("record: TLS 1.3 inner plaintext exceeds 2^14 + 1")
-            header = _HEADER13_PREFIX + (n + 1 + TAG_LEN).to_bytes(2, "big")
+            n += 1 + TAG_LEN
+            header = _FULL13_HEADER if n == _FULL13_LEN else _HEADER13_PREFIX + n.to_bytes(2, "big")
             out = header + seal(
                 (self._write_iv13 ^ seq).to_bytes(12, "big"),
                 b"".join((payload, _APPDATA_BYTE)),
@@ -857,7 +861,9 @@ class RecordLayer:
                     inner = open13(
                         (self._read_iv13 ^ seq).to_bytes(12, "big"),
                         payload,
-                        _HEADER13_PREFIX + n.to_bytes(2, "big"),
+                        _FULL13_HEADER
+                        if n == _FULL13_LEN
+                        else _HEADER13_PREFIX + n.to_bytes(2, "big"),
                     )
                 except self._open13_error:
                     raise DecryptError("record authentication failed") from None
