@@ -66,7 +66,15 @@ from .record.deframer import Deframer, HandshakeJoiner, Record
 from .record.layer import RecordLayer, Tls13Decrypter, Tls13Encrypter
 from .record.send import SendQueue, fragment
 
-__all__ = ["ChangeCipherSpecMsg", "CommonState", "Connection", "IoState", "Side", "State"]
+__all__ = [
+    "ChangeCipherSpecMsg",
+    "CommonState",
+    "Connection",
+    "IoState",
+    "QuicSink",
+    "Side",
+    "State",
+]
 
 _log = logging.getLogger("tlspipe.conn")
 
@@ -123,6 +131,21 @@ class State(Protocol):
     def handle(self, cx: CommonState, msg: Message) -> State: ...
 
 
+class QuicSink(Protocol):
+    """QUIC mode (RFC 9001 §4): handshake messages and secrets go to the QUIC stack, not to
+    records.  Set on :attr:`CommonState.quic` by :mod:`tlspipe.quic`; states read the
+    transport parameters here (``quic_transport_parameters``, RFC 9001 §8.2)."""
+
+    transport_params: bytes
+    peer_transport_params: bytes | None
+
+    def send_handshake(self, raw: bytes) -> None: ...
+    def set_secret(
+        self, suite: Tls13CipherSuite, secret: bytes, *, write: bool, early: bool
+    ) -> None: ...
+    def set_alert(self, desc: AlertDescription) -> None: ...
+
+
 class Exporter(Protocol):
     """Keying-material exporter installed when the handshake completes."""
 
@@ -157,6 +180,7 @@ class CommonState:
         "peer_ocsp_response",
         "peer_sct_list",
         "queued_key_update",
+        "quic",
         "received_close_notify",
         "received_early_data",
         "received_handshake",
@@ -231,6 +255,8 @@ class CommonState:
         self.has_decrypted = False
         # True once any handshake record arrived (a server's CCS is invalid before it)
         self.received_handshake = False
+        # QUIC mode (tlspipe.quic): no records; handshake bytes and secrets go to the sink
+        self.quic: QuicSink | None = None
 
     # -- sending ---------------------------------------------------------------------------------
     @property
@@ -250,17 +276,25 @@ class CommonState:
 
     def send_handshake(self, raw: bytes) -> None:
         """Queue one encoded handshake message (the caller adds ``raw`` to its transcript)."""
+        if self.quic is not None:
+            self.quic.send_handshake(raw)
+            return
         self.send_raw_record(ContentType.handshake, raw)
 
     def send_ccs(self) -> None:
         """Queue a ChangeCipherSpec record (TLS 1.2, or TLS 1.3 middlebox compatibility).
 
-        It is never protected: in TLS 1.3 the write keys may already be installed.
+        It is never protected: in TLS 1.3 the write keys may already be installed.  QUIC
+        never sends one (RFC 9001 §8.4).
         """
-        self.sendq.push(_CCS_RECORD)
+        if self.quic is None:
+            self.sendq.push(_CCS_RECORD)
 
     def send_alert(self, level: AlertLevel, desc: AlertDescription) -> None:
-        """Queue an alert under the current write keys."""
+        """Queue an alert under the current write keys (QUIC: hand it to the sink)."""
+        if self.quic is not None:
+            self.quic.set_alert(desc)
+            return
         self.send_raw_record(ContentType.alert, encode_alert(level, desc))
 
     def send_appdata(self, data: bytes | memoryview) -> None:
@@ -280,13 +314,20 @@ class CommonState:
         self.sendable_len = 0
 
     # -- TLS 1.3 traffic keys --------------------------------------------------------------------
-    def set_tls13_encrypter(self, suite: Tls13CipherSuite, secret: bytes) -> None:
-        """Install TLS 1.3 write keys derived from ``secret``."""
+    def set_tls13_encrypter(
+        self, suite: Tls13CipherSuite, secret: bytes, *, early: bool = False
+    ) -> None:
+        """Install TLS 1.3 write keys derived from ``secret`` (``early``: 0-RTT keys)."""
+        if self.quic is not None:
+            self.quic.set_secret(suite, secret, write=True, early=early)
+            return
         key, iv = ks13.traffic_keys(suite, secret)
         self.record_layer.set_encrypter(Tls13Encrypter.from_key(suite.aead, key, iv))
 
-    def set_tls13_decrypter(self, suite: Tls13CipherSuite, secret: bytes) -> None:
-        """Install TLS 1.3 read keys derived from ``secret``.
+    def set_tls13_decrypter(
+        self, suite: Tls13CipherSuite, secret: bytes, *, early: bool = False
+    ) -> None:
+        """Install TLS 1.3 read keys derived from ``secret`` (``early``: 0-RTT keys).
 
         Raises:
             PeerMisbehaved: a handshake message straddles the key change (RFC 8446 §5.1).
@@ -295,6 +336,9 @@ class CommonState:
             raise PeerMisbehaved(
                 "handshake message spans a key change", AlertDescription.unexpected_message
             )
+        if self.quic is not None:
+            self.quic.set_secret(suite, secret, write=False, early=early)
+            return
         key, iv = ks13.traffic_keys(suite, secret)
         self.record_layer.set_decrypter(Tls13Decrypter.from_key(suite.aead, key, iv))
 
@@ -314,6 +358,8 @@ class CommonState:
                 records, or too many KeyUpdates without application data.
         """
         ku = msg.expect(KeyUpdate)
+        if self.quic is not None:  # RFC 9001 §6: QUIC has its own key update
+            raise InappropriateMessage("KeyUpdate is not allowed in QUIC")
         if ku.request_update not in (0, 1):
             raise PeerMisbehaved("KeyUpdate with invalid request_update")
         tr = self.traffic
@@ -432,7 +478,8 @@ class Connection:
             # Process every complete record buffered, even past buffer_limit: the deframer is
             # bounded and read_tls refuses input while plaintext is over the limit, so this
             # stays bounded, and no record is stranded once the peer stops sending.
-            pop = cx.deframer.pop
+            dfr = cx.deframer
+            pop = dfr.pop
             decrypt = cx.record_layer.decrypt
             joiner = cx.joiner
             while not cx.received_close_notify:
@@ -453,6 +500,9 @@ class Connection:
                             cx.key_updates_in_a_row = 0
                             cx.received_plaintext.append(payload)
                             cx.received_len += len(payload)
+                            if not dfr.fed and not dfr.buf:  # pop() would say None
+                                drained = True
+                                break
                             continue
                         self._process_opened(typ, payload)
                     continue
@@ -463,6 +513,19 @@ class Connection:
             self._fail(err)
             raise
         return _new_io_state(IoState, (cx.sendq.nbytes, cx.received_len, cx.received_close_notify))
+
+    def process_handshake_bytes(self, data: bytes) -> None:
+        """QUIC: handle handshake messages carried outside records (RFC 9001 §4.1.3).
+
+        Raises:
+            Error: any protocol violation (the alert goes to :attr:`CommonState.quic`).
+        """
+        self._check_poisoned()
+        try:
+            self._process_handshake(data)
+        except Error as err:
+            self._fail(err)
+            raise
 
     def _fail(self, err: Error) -> None:
         self._error = err

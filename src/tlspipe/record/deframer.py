@@ -141,9 +141,15 @@ class Deframer:
 
     Raises:
         ValueError: ``max_buffer`` smaller than one maximal record (a programming error).
+
+    Attributes:
+        fed: a ``bytes`` object fed while nothing was buffered, kept without copying (its
+            first ``_off`` octets are consumed); read it, never assign it.
+        buf: the other buffered octets; read it, never modify it.  Both are empty exactly
+            when :meth:`is_empty` is true (the connection's per-record check reads them).
     """
 
-    __slots__ = ("_buf", "_max_buffer", "_max_record", "_off", "_pend")
+    __slots__ = ("_max_buffer", "_max_record", "_off", "buf", "fed")
 
     def __init__(
         self, max_buffer: int = DEFAULT_MAX_BUFFER, *, max_record_len: int = MAX_CIPHERTEXT_TLS12
@@ -152,10 +158,10 @@ class Deframer:
             raise ValueError("max_record_len must be in 0..65535")
         if max_buffer < HEADER_LEN + max_record_len:
             raise ValueError("max_buffer must hold at least one maximal record")
-        # Buffered octets, in order: _pend[_off:] (an immutable bytes object fed while _buf
-        # was empty, not copied) then _buf.  Invariant: _buf is empty while _pend is in use.
-        self._buf = bytearray()
-        self._pend = b""
+        # Buffered octets, in order: fed[_off:] (an immutable bytes object fed while buf
+        # was empty, not copied) then buf.  Invariant: buf is empty while fed is in use.
+        self.buf = bytearray()
+        self.fed = b""
         self._off = 0
         self._max_buffer = max_buffer
         self._max_record = max_record_len
@@ -178,18 +184,18 @@ class Deframer:
 
     def __len__(self) -> int:
         """Number of buffered octets not yet returned as records."""
-        return len(self._buf) + len(self._pend) - self._off
+        return len(self.buf) + len(self.fed) - self._off
 
     def is_empty(self) -> bool:
         """True when no octets are buffered (no partial record: a clean place for EOF)."""
-        return not self._buf and not self._pend
+        return not self.buf and not self.fed
 
     def _spill(self) -> None:
         """Move the unconsumed part of ``_pend`` into ``_buf`` (which is empty)."""
-        if self._pend:
-            with memoryview(self._pend) as mv:
-                self._buf += mv[self._off :]
-            self._pend = b""
+        if self.fed:
+            with memoryview(self.fed) as mv:
+                self.buf += mv[self._off :]
+            self.fed = b""
             self._off = 0
 
     def feed(self, data: bytes | bytearray | memoryview) -> int:
@@ -201,25 +207,25 @@ class Deframer:
             offer the remainder again.
         """
         n = len(data) if not isinstance(data, memoryview) else data.nbytes
-        buf = self._buf
-        if not buf and not self._pend:
+        buf = self.buf
+        if not buf and not self.fed:
             if n <= self._max_buffer and type(data) is bytes:
                 if n:
-                    self._pend = data  # immutable: kept without copying
+                    self.fed = data  # immutable: kept without copying
                     self._off = 0
                 return n
             room = self._max_buffer
         else:
-            room = self._max_buffer - len(buf) - len(self._pend) + self._off
+            room = self._max_buffer - len(buf) - len(self.fed) + self._off
         if n <= room:
             self._spill()
-            self._buf += data
+            self.buf += data
             return n
         if room <= 0:
             return 0
         self._spill()
         mv = data if isinstance(data, memoryview) else memoryview(data)
-        self._buf += mv.cast("B")[:room]
+        self.buf += mv.cast("B")[:room]
         return room
 
     def pop(self) -> Record | None:
@@ -233,7 +239,7 @@ class Deframer:
                 octet not 3 (alert ``decode_error``).
             RecordOverflow: length field above the bound (alert ``record_overflow``).
         """
-        p = self._pend
+        p = self.fed
         if p:
             off = self._off
             total = len(p)
@@ -244,13 +250,13 @@ class Deframer:
                 end = off + HEADER_LEN + length
                 if end <= total:
                     if end == total:
-                        self._pend = b""
+                        self.fed = b""
                         self._off = 0
                     else:
                         self._off = end
                     return _new_record(Record, (typ, version, p[off + HEADER_LEN : end]))
             self._spill()  # an incomplete record: continue in the buffer
-        buf = self._buf
+        buf = self.buf
         have = len(buf)
         if have < HEADER_LEN:
             if have:

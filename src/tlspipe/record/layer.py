@@ -829,7 +829,9 @@ class RecordLayer:
             header = _FULL13_HEADER if n == _FULL13_LEN else _HEADER13_PREFIX + n.to_bytes(2, "big")
             out = header + seal(
                 (self._write_iv13 ^ seq).to_bytes(12, "big"),
-                b"".join((payload, _APPDATA_BYTE)),
+                payload + _APPDATA_BYTE
+                if type(payload) is bytes
+                else b"".join((payload, _APPDATA_BYTE)),
                 header,
             )
         self._write_seq = seq + 1
