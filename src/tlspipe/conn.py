@@ -349,6 +349,7 @@ class CommonState:
             raise InternalError("KeyUpdate before traffic keys")
         self.send_handshake(encode_handshake(KeyUpdate(request_update=request)))
         tr.update_write(self)
+        self.queued_key_update = False
 
     def handle_key_update(self, msg: HandshakeMessage) -> None:
         """Process a peer's KeyUpdate (RFC 8446 §4.6.3).
@@ -372,8 +373,17 @@ class CommonState:
                 AlertDescription.unexpected_message,
             )
         tr.update_read(self)
-        if ku.request_update == KeyUpdateRequest.update_requested and not self.sent_close_notify:
+        # One answer covers every request received before our next record: while the key
+        # our last answer installed is unused, another KeyUpdate would only grow the send
+        # queue of a peer that never reads it (rustls and OpenSSL coalesce too).
+        answered = self.queued_key_update and self.record_layer.write_seq == 0
+        if (
+            ku.request_update == KeyUpdateRequest.update_requested
+            and not self.sent_close_notify
+            and not answered
+        ):
             self.send_key_update(KeyUpdateRequest.update_not_requested)
+            self.queued_key_update = True
 
     # -- receiving -------------------------------------------------------------------------------
     def take_early_data(self, data: bytes) -> None:
