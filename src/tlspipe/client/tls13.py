@@ -85,6 +85,11 @@ class ExpectEncryptedExtensions:
                 "server accepted early data we did not offer",
                 AlertDescription.unsupported_extension,
             )
+        if ee.record_size_limit is not None:  # never offered (RFC 8446 §4.2, RFC 8449)
+            raise PeerMisbehaved(
+                "server sent record_size_limit we did not offer",
+                AlertDescription.unsupported_extension,
+            )
         if ee.server_name and cx.sni is None:
             raise PeerMisbehaved(
                 "server acknowledged SNI we did not send", AlertDescription.unsupported_extension
