@@ -303,6 +303,8 @@ class ExpectServerHello:
 
     def _handle_legacy(self, cx: CommonState, sh: ServerHello, raw: bytes) -> State:
         h = self.hello
+        if self.retry_suite is not None:  # RFC 8446 §4.1.4: the HRR's version is kept
+            raise PeerMisbehaved("TLS 1.2 ServerHello after a HelloRetryRequest")
         if h.early:  # no 0-RTT below TLS 1.3: back to plaintext records
             cx.record_layer.set_encrypter(PLAINTEXT_ENCRYPTER)
             cx.early_data_left = 0
