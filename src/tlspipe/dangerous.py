@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from .client.config import ClientConfig
+from .client.stores import ClientSessionMemoryCache
 from .verify.base import ServerCertVerifier
 
 __all__ = ["dangerous_with_custom_verifier"]
@@ -22,7 +23,14 @@ def dangerous_with_custom_verifier(
     The verifier decides alone whether a server is trusted: a verifier that accepts
     everything makes TLS worthless against an active attacker.
 
+    The copy gets a session store of its own: a session resumes without any certificate
+    check, so one that only ``verifier`` vouched for must never be offered by ``config``
+    (which shared its store with every copy).  Replace ``session_store`` on the result to
+    share one deliberately.
+
     Raises:
         ConfigError: never for a valid config.
     """
-    return dataclasses.replace(config, _verifier=verifier)
+    return dataclasses.replace(
+        config, _verifier=verifier, session_store=ClientSessionMemoryCache()
+    )
