@@ -563,6 +563,11 @@ class Connection:
             if cx.is_tls13 or cx.version is None:
                 if not cx.is_handshaking:
                     raise InappropriateMessage("ChangeCipherSpec after the handshake")
+                cx.empty_records += 1  # dropped without progress, like an empty record
+                if cx.empty_records > MAX_EMPTY_RECORDS:
+                    raise PeerMisbehaved(
+                        "too many ChangeCipherSpec records", AlertDescription.unexpected_message
+                    )
                 return
             self._state = self._state.handle(cx, CCS)
             return
@@ -624,7 +629,8 @@ class Connection:
             if raw is None:
                 return
             msg = decode_handshake(raw, tls13=cx.is_tls13)
-            _log.debug("%s received %s", cx.side.value, _msg_name(msg.typ))
+            if _log.isEnabledFor(logging.DEBUG):  # the arguments cost more than the call
+                _log.debug("%s received %s", cx.side.value, _msg_name(msg.typ))
             self._state = self._state.handle(cx, msg)
 
     def _process_alert(self, payload: bytes) -> None:

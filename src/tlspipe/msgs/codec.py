@@ -183,6 +183,26 @@ class Reader:
         self._pos = end
         return Reader._window(self._buf, pos, end, what)
 
+    def extension(self) -> tuple[int, Reader]:
+        """Read one ``struct { uint16 extension_type; opaque extension_data<0..2^16-1>; }``:
+        the type and a sub-reader over the data named ``"extension <type>"`` (what
+        ``u16()`` then ``sub16(0, 0xFFFF, f"extension {typ}")`` do, in one call)."""
+        pos = self._pos
+        end = self._end
+        buf = self._buf
+        if pos + 4 > end:
+            if pos + 2 <= end:
+                self._pos = pos + 2
+            raise DecodeError(f"{self.what}: truncated uint16")
+        typ = (buf[pos] << 8) | buf[pos + 1]
+        start = pos + 4
+        stop = start + ((buf[pos + 2] << 8) | buf[pos + 3])
+        if stop > end:
+            self._pos = start
+            raise DecodeError(f"{self.what}: extension {typ} truncated")
+        self._pos = stop
+        return typ, Reader._window(buf, start, stop, f"extension {typ}")
+
     def list_u8(self, r_lo: int, r_hi: int, what: str) -> list[int]:
         """Read ``uint8 x<lo..hi>`` (a vector of single octets)."""
         return list(self.vec8(r_lo, r_hi, what))

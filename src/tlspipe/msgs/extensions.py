@@ -164,6 +164,10 @@ class _Field(Generic[T]):
     name: str
     enc: Callable[[T, bytearray], None]
     dec: Callable[[Reader], T]
+    typ_bytes: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "typ_bytes", self.typ.to_bytes(2, "big"))
 
 
 def _flag(typ: int, name: str) -> _Field[bool]:
@@ -415,6 +419,10 @@ _COOKIE = _opaque(E.cookie, "cookie", 2, 1, 0xFFFF)  # opaque cookie<1..2^16-1>
 
 
 # -- the container machinery -------------------------------------------------------------------
+_BY_TYPE: dict[type, dict[int, _Field[Any]]] = {}
+"""Container class → its table keyed by extension type (built on first decode)."""
+
+
 class _Extensions:
     """Shared encode/decode for the extension containers (``Extension extensions<lo..hi>``)::
 
@@ -434,26 +442,31 @@ class _Extensions:
         """Append the extensions vector: known ones in table order, then ``unknown``, then the
         one that must be last (``pre_shared_key`` in a ClientHello)."""
         last: list[_Field[Any]] = []
-        with length_prefixed(out, 2):
-            for f in self._FIELDS:
-                if f.typ == self._LAST:
-                    last.append(f)
-                else:
-                    self._encode_field(f, out)
-            unknown: Unknown = getattr(self, "unknown")  # noqa: B009 - declared by subclasses
-            for typ, body in unknown:
-                put_u16(out, typ)
-                put_vec16(out, body)
-            for f in last:
+        at = len(out)
+        out += b"\x00\x00"  # the list length, patched below
+        lt = self._LAST
+        for f in self._FIELDS:
+            if f.typ == lt:
+                last.append(f)
+            else:
                 self._encode_field(f, out)
+        unknown: Unknown = getattr(self, "unknown")  # noqa: B009 - declared by subclasses
+        for typ, body in unknown:
+            put_u16(out, typ)
+            put_vec16(out, body)
+        for f in last:
+            self._encode_field(f, out)
+        out[at : at + 2] = (len(out) - at - 2).to_bytes(2, "big")
 
     def _encode_field(self, f: _Field[Any], out: bytearray) -> None:
         value = getattr(self, f.name)
         if value is None or value is False:
             return
-        put_u16(out, f.typ)
-        with length_prefixed(out, 2):
-            f.enc(value, out)
+        out += f.typ_bytes
+        at = len(out)
+        out += b"\x00\x00"  # the body length, patched below
+        f.enc(value, out)
+        out[at : at + 2] = (len(out) - at - 2).to_bytes(2, "big")
 
     @classmethod
     def decode(cls, r: Reader) -> Self:
@@ -465,13 +478,14 @@ class _Extensions:
                 illegal_parameter).
         """
         lst = r.sub16(cls._LIST_LO, cls._LIST_HI, "extensions")
-        by_type = {f.typ: f for f in cls._FIELDS}
+        by_type = _BY_TYPE.get(cls)
+        if by_type is None:
+            by_type = _BY_TYPE[cls] = {f.typ: f for f in cls._FIELDS}
         values: dict[str, Any] = {}
         unknown: list[tuple[int, bytes]] = []
         seen: set[int] = set()
         while lst.any_left():
-            typ = lst.u16()
-            body = lst.sub16(0, 0xFFFF, f"extension {typ}")
+            typ, body = lst.extension()
             if cls._LAST is not None and cls._LAST in seen:
                 raise DecodeError(f"extension {cls._LAST} is not the last one", _ILLEGAL)
             if typ in seen:

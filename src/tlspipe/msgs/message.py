@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Self, TypeVar
 
-from ..enums import AlertDescription, AlertLevel, HandshakeType, maybe
+from ..enums import AlertDescription, AlertLevel, HandshakeType
 from ..errors import DecodeError, InappropriateMessage, InternalError
 from .codec import Reader, put_u8
 from .handshake import (
@@ -179,9 +179,12 @@ def decode_handshake(raw: bytes, *, tls13: bool) -> HandshakeMessage:
         raise DecodeError(
             f"handshake: unexpected message type {typ}", AlertDescription.unexpected_message
         )
-    name = maybe(HandshakeType, typ)
-    body = decoder(Reader(r.rest(), name.name if isinstance(name, HandshakeType) else str(typ)))
+    name = _TYPE_NAMES.get(typ)
+    body = decoder(Reader(r.rest(), name if name is not None else str(typ)))
     return HandshakeMessage(typ, body, bytes(raw))
+
+
+_TYPE_NAMES = {int(t): t.name for t in HandshakeType}
 
 
 @dataclass(frozen=True, slots=True)
