@@ -563,11 +563,6 @@ class Connection:
             if cx.is_tls13 or cx.version is None:
                 if not cx.is_handshaking:
                     raise InappropriateMessage("ChangeCipherSpec after the handshake")
-                cx.empty_records += 1  # dropped without progress, like an empty record
-                if cx.empty_records > MAX_EMPTY_RECORDS:
-                    raise PeerMisbehaved(
-                        "too many ChangeCipherSpec records", AlertDescription.unexpected_message
-                    )
                 return
             self._state = self._state.handle(cx, CCS)
             return
