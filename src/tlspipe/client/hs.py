@@ -19,6 +19,7 @@ from ..crypto.provider import ActiveKeyExchange, KxGroup, Tls13CipherSuite, tls1
 from ..enums import (
     AlertDescription,
     CompressionMethod,
+    ExtensionType,
     NamedGroup,
     ProtocolVersion,
     PskKeyExchangeMode,
@@ -147,6 +148,10 @@ def _client_hello(
         session_ticket=h.ticket_offer if offers12 else None,
         early_data=h.early and offers13,
         pre_shared_key=offered_psks(h.psks) if offers13 else None,
+        # RFC 9001 §8.2: QUIC transport parameters ride in the ClientHello.
+        unknown=((ExtensionType.quic_transport_parameters, cx.quic.transport_params),)
+        if cx.quic is not None
+        else (),
     )
     return ClientHello(
         legacy_version=ProtocolVersion.TLSv1_2,

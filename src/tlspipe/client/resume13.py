@@ -56,6 +56,8 @@ _log = logging.getLogger("tlspipe.client")
 
 #: RFC 8446 §4.6.1: a ticket lives at most seven days.
 MAX_TICKET_LIFETIME = 604800
+#: RFC 9001 §4.6.1: the only max_early_data_size a QUIC ticket may carry.
+QUIC_MAX_EARLY_DATA = 0xFFFFFFFF
 #: Tickets looked at per handshake before giving up (expired or unusable ones are dropped).
 _MAX_TICKETS_TRIED = 16
 
@@ -202,7 +204,7 @@ def start_early_data(h: HelloInput, cx: CommonState) -> None:
     secret = sched.client_early_traffic_secret(
         h.transcript.hash_of_buffer_plus(b"", p.suite.hash_name)
     )
-    cx.set_tls13_encrypter(p.suite, secret)
+    cx.set_tls13_encrypter(p.suite, secret, early=True)
     cx.early_data_offered = True
     cx.early_data_left = t.max_early_data
     _log.debug("client offers 0-RTT (up to %d bytes)", t.max_early_data)
@@ -245,6 +247,10 @@ def store_ticket(
     """
     if nst.ticket_lifetime > MAX_TICKET_LIFETIME:
         raise PeerMisbehaved("NewSessionTicket lifetime over seven days")
+    early = nst.extensions.early_data
+    if cx.quic is not None and early is not None and early != QUIC_MAX_EARLY_DATA:
+        # RFC 9001 §4.6.1: in QUIC, 0-RTT is allowed by 0xffffffff and nothing else
+        raise PeerMisbehaved("QUIC NewSessionTicket with max_early_data_size not 0xffffffff")
     if nst.ticket_lifetime == 0:
         return
     cfg = h.config

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 from ..conn import CommonState, Message, State, TrafficSecrets, expect_handshake, unexpected
 from ..crypto.provider import Tls13CipherSuite
-from ..enums import AlertDescription, HandshakeType
-from ..errors import DecodeError, PeerMisbehaved
+from ..enums import AlertDescription, ExtensionType, HandshakeType
+from ..errors import DecodeError, PeerIncompatible, PeerMisbehaved
 from ..keys.tls13 import KeyScheduleHandshake
 from ..msgs.extensions import CertificateEntryExtensions
 from ..msgs.handshake import (
@@ -55,6 +55,24 @@ __all__ = [
 _log = logging.getLogger("tlspipe.client")
 
 
+def _take_quic_params(
+    cx: CommonState, unknown: tuple[tuple[int, bytes], ...]
+) -> tuple[tuple[int, bytes], ...]:
+    """Keep the server's quic_transport_parameters (RFC 9001 §8.2); the other extensions.
+
+    Raises:
+        PeerMisbehaved: the extension is missing (missing_extension).
+    """
+    rest = tuple(e for e in unknown if e[0] != ExtensionType.quic_transport_parameters)
+    params = [body for typ, body in unknown if typ == ExtensionType.quic_transport_parameters]
+    if cx.quic is None or not params:
+        raise PeerMisbehaved(
+            "server sent no quic_transport_parameters", AlertDescription.missing_extension
+        )
+    cx.quic.peer_transport_params = params[0]
+    return rest
+
+
 @dataclass(slots=True, kw_only=True)
 class ExpectEncryptedExtensions:
     """Waiting for EncryptedExtensions."""
@@ -78,7 +96,10 @@ class ExpectEncryptedExtensions:
         m = expect_handshake(msg, "EncryptedExtensions")
         ee = m.expect(EncryptedExtensions).extensions
         cfg = self.hello.config
-        reject_unknown_extensions(ee.unknown, "EncryptedExtensions")
+        unknown = ee.unknown
+        if cx.quic is not None:
+            unknown = _take_quic_params(cx, unknown)
+        reject_unknown_extensions(unknown, "EncryptedExtensions")
         pending = self.pending_client_hs
         if ee.early_data and pending is None:
             raise PeerMisbehaved(
@@ -103,6 +124,11 @@ class ExpectEncryptedExtensions:
                     else AlertDescription.unsupported_extension,
                 )
             cx.alpn_protocol = ee.alpn
+        elif cx.quic is not None:  # RFC 9001 §8.1
+            raise PeerIncompatible(
+                "server selected no ALPN protocol (required by QUIC)",
+                AlertDescription.no_application_protocol,
+            )
         self.hello.transcript.add(m.raw)
         psk = self.psk
         early_accepted = False
@@ -272,9 +298,10 @@ class ExpectFinished:
             cx.send_ccs()
             h.sent_ccs = True
         if self.pending_client_hs is not None:
-            raw_eoed = encode_handshake(EndOfEarlyData())
-            tr.add(raw_eoed)
-            cx.send_handshake(raw_eoed)
+            if cx.quic is None:  # QUIC has no EndOfEarlyData (RFC 9001 §8.3)
+                raw_eoed = encode_handshake(EndOfEarlyData())
+                tr.add(raw_eoed)
+                cx.send_handshake(raw_eoed)
             cx.set_tls13_encrypter(self.suite, self.pending_client_hs)
         if self.cert_request is not None:
             emit_client_auth(cx, h, self.cert_request)

@@ -16,7 +16,13 @@ from dataclasses import dataclass, replace
 from ..conn import CommonState, Message, State, expect_handshake
 from ..crypto.provider import KxGroup, Signer, Tls13CipherSuite
 from ..crypto.sign import CertifiedKey
-from ..enums import AlertDescription, CipherSuite, CompressionMethod, ProtocolVersion
+from ..enums import (
+    AlertDescription,
+    CipherSuite,
+    CompressionMethod,
+    ExtensionType,
+    ProtocolVersion,
+)
 from ..errors import PeerIncompatible, PeerMisbehaved
 from ..keys.transcript import Transcript
 from ..msgs.extensions import HelloRetryExtensions
@@ -201,6 +207,33 @@ def _select13(cfg: ServerConfig, ch: ClientHello, retry: Retry | None) -> Select
     return Selection(suite, group, client_share, ck, signer, alpn, sni)
 
 
+def _check_quic_hello(cx: CommonState, ch: ClientHello, sel: Selection) -> None:
+    """QUIC rules for the ClientHello (RFC 9001 §8.1, §8.2, §8.4); keeps the client's
+    transport parameters.
+
+    Raises:
+        PeerMisbehaved: a legacy_session_id (illegal_parameter), no
+            quic_transport_parameters (missing_extension).
+        PeerIncompatible: no ALPN protocol agreed (no_application_protocol).
+    """
+    if ch.legacy_session_id:
+        raise PeerMisbehaved("QUIC ClientHello with a legacy_session_id (compatibility mode)")
+    params = [
+        body
+        for typ, body in ch.extensions.unknown
+        if typ == ExtensionType.quic_transport_parameters
+    ]
+    if not params or cx.quic is None:
+        raise PeerMisbehaved(
+            "client sent no quic_transport_parameters", AlertDescription.missing_extension
+        )
+    if sel.alpn is None:
+        raise PeerIncompatible(
+            "no ALPN protocol agreed (required by QUIC)", AlertDescription.no_application_protocol
+        )
+    cx.quic.peer_transport_params = params[0]
+
+
 @dataclass(slots=True, kw_only=True)
 class ExpectClientHello:
     """Waiting for ClientHello (``retry`` set after our HelloRetryRequest)."""
@@ -240,6 +273,8 @@ class ExpectClientHello:
         if self.retry is not None:
             _check_second_hello(self.retry.first, ch)
         sel = _select13(cfg, ch, self.retry)
+        if cx.quic is not None:
+            _check_quic_hello(cx, ch, sel)
         from .tls13 import emit_first_flight
 
         if sel.client_share is None:

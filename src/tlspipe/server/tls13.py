@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from ..conn import CommonState, Message, State, TrafficSecrets, expect_handshake, unexpected
 from ..crypto.provider import Tls13CipherSuite, tls13_schemes
-from ..enums import AlertDescription, HandshakeType, NamedGroup, ProtocolVersion
+from ..enums import AlertDescription, ExtensionType, HandshakeType, NamedGroup, ProtocolVersion
 from ..errors import PeerIncompatible, PeerMisbehaved
 from ..keys.tls13 import KeyScheduleEarly, KeyScheduleTraffic
 from ..keys.transcript import Transcript
@@ -137,9 +137,14 @@ def emit_first_flight(
     th = tr.current_hash()
     cx.set_tls13_encrypter(suite, hs.server_handshake_traffic_secret(th))
     client_hs_secret = hs.client_handshake_traffic_secret(th)
-    if early_secret is not None:
+    if early_secret is not None and cx.quic is not None:
+        # QUIC: 0-RTT packets are the QUIC stack's; no EndOfEarlyData (RFC 9001 §8.3).
+        cx.set_tls13_decrypter(suite, early_secret, early=True)
+        cx.early_data_accepted = True
+        cx.set_tls13_decrypter(suite, client_hs_secret)
+    elif early_secret is not None:
         # 0-RTT accepted: read early data until EndOfEarlyData (RFC 8446 §4.2.10).
-        cx.set_tls13_decrypter(suite, early_secret)
+        cx.set_tls13_decrypter(suite, early_secret, early=True)
         cx.receiving_early_data = True
         cx.early_data_accepted = True
         cx.early_data_left = cfg.max_early_data_size
@@ -153,7 +158,12 @@ def emit_first_flight(
         tr,
         EncryptedExtensions(
             extensions=ServerEncryptedExtensions(
-                server_name=sel.sni is not None, alpn=sel.alpn, early_data=early
+                server_name=sel.sni is not None,
+                alpn=sel.alpn,
+                early_data=early,
+                unknown=((ExtensionType.quic_transport_parameters, cx.quic.transport_params),)
+                if cx.quic is not None
+                else (),
             )
         ),
     )
@@ -172,7 +182,7 @@ def emit_first_flight(
             accepted.index,
             "accepted" if early else "no",
         )
-        if early:
+        if early and cx.quic is None:
             return ExpectEndOfEarlyData(
                 config=cfg,
                 suite=suite,
