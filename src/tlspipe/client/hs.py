@@ -71,12 +71,15 @@ class ServerName:
         if not isinstance(name, str) or not name:
             raise ConfigError("server_name must be a non-empty str")
         candidate = name[1:-1] if name.startswith("[") and name.endswith("]") else name
-        try:
-            ip = ipaddress.ip_address(candidate)
-        except ValueError:
-            pass
-        else:
-            return cls(str(ip), True)
+        # Only a ":" (IPv6) or digits and dots alone (IPv4) can parse as an address: a host
+        # name skips ip_address's two failed parses and their exceptions.
+        if ":" in candidate or not candidate.strip("0123456789."):
+            try:
+                ip = ipaddress.ip_address(candidate)
+            except ValueError:
+                pass
+            else:
+                return cls(str(ip), True)
         host = name.rstrip(".").lower()
         try:
             host.encode("ascii")

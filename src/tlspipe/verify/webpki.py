@@ -163,10 +163,13 @@ def _server_subject(server_name: str) -> xv.Subject:
     name = server_name.strip()
     if name.startswith("[") and name.endswith("]"):
         name = name[1:-1]
-    try:
-        return x509.IPAddress(ipaddress.ip_address(name))
-    except ValueError:
-        pass
+    # Only a string with a ":" (IPv6) or of digits and dots alone (IPv4) can parse as an IP
+    # address; skip ip_address's two failed parses (and their exceptions) for a DNS name.
+    if ":" in name or not name.strip("0123456789."):
+        try:
+            return x509.IPAddress(ipaddress.ip_address(name))
+        except ValueError:
+            pass
     if name.endswith("."):
         name = name[:-1]
     name = name.lower()
