@@ -156,11 +156,12 @@ def _select13(cfg: ServerConfig, ch: ClientHello, retry: Retry | None) -> Select
         )
     if ext.psk_key_exchange_modes is not None and ext.pre_shared_key is None:
         pass  # fine: modes without a PSK
+    supported = frozenset(ext.supported_groups)  # not the tuple: linear, not quadratic
     shares: dict[int, bytes] = {}
     for entry in ext.key_share:
         if entry.group in shares:
             raise PeerMisbehaved("duplicate key share group")
-        if entry.group not in ext.supported_groups:
+        if entry.group not in supported:
             raise PeerMisbehaved("key share for a group not in supported_groups")
         shares[entry.group] = entry.key_exchange
     if retry is not None:
