@@ -70,7 +70,10 @@ def hkdf_expand_label(
     Raises:
         InternalError: label or context too long, or length out of range (a bug).
     """
-    return hkdf_expand(hash_name, secret, hkdf_label(label, context, length), length)
+    info = _LABELS.get((label, context, length))
+    if info is None:
+        info = hkdf_label(label, context, length)
+    return hkdf_expand(hash_name, secret, info, length)
 
 
 def hkdf_label(label: bytes, context: bytes, length: int) -> bytes:
@@ -110,7 +113,10 @@ def derive_secret(hash_name: str, secret: bytes, label: bytes, transcript_hash: 
     Raises:
         InternalError: bad arguments (a bug).
     """
-    return hkdf_expand_label(hash_name, secret, label, transcript_hash, _hash_len(hash_name))
+    n = _HASH_LEN.get(hash_name)
+    return hkdf_expand_label(
+        hash_name, secret, label, transcript_hash, n if n is not None else hash_len(hash_name)
+    )
 
 
 def _hash_len(hash_name: str) -> int:
