@@ -102,6 +102,8 @@ class ExpectEncryptedExtensions:
         reject_unknown_extensions(unknown, "EncryptedExtensions")
         pending = self.pending_client_hs
         if ee.early_data and pending is None:
+            if self.hello.early:  # offered, but the server did not select PSK 0 (§4.2.10)
+                raise PeerMisbehaved("server accepted early data with a PSK other than the first")
             raise PeerMisbehaved(
                 "server accepted early data we did not offer",
                 AlertDescription.unsupported_extension,
