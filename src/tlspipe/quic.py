@@ -60,8 +60,11 @@ from .server.config import ServerConfig
 from .server.hs import ExpectClientHello
 
 __all__ = [
+    "CRYPTO_ERROR_BASE",
+    "QUIC_MAX_EARLY_DATA",
     "QUIC_V1",
     "ClientConnection",
+    "Direction",
     "DirectionalKeys",
     "HeaderProtectionKey",
     "KeyChange",

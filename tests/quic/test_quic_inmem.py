@@ -316,3 +316,18 @@ def test_bad_certificate_alert(pki: Any) -> None:
     with pytest.raises(tlspipe.InvalidCertificate):
         run.pump()
     assert run.c.alert() == AlertDescription.unknown_ca
+
+
+def test_client_authentication(pki: Any) -> None:
+    roots = tlspipe.RootCertStore.from_pem_file(pki.client("ecdsa-p256").ca_pem)
+    ident = pki.client("ecdsa-p256")
+    cc, sc = configs(pki, skw={"client_verifier": tlspipe.AllowAnyAuthenticatedClient(roots)})
+    cc = cc.with_client_auth_cert(ident.chain_pem.read_bytes(), ident.key_pem.read_bytes())
+    run = connect(cc, sc)
+    H = HandshakeType
+    assert run.sent["c"][1] == (
+        Level.HANDSHAKE,
+        [H.certificate, H.certificate_verify, H.finished],
+    )
+    assert run.s.peer_certificates is not None and run.s.peer_certificates[0] == ident.chain_der[0]
+    assert_keys_match(run)
