@@ -57,3 +57,14 @@ def test_session_from_dangerous_config_not_resumed_by_safe_config(
     # the safe config must verify this server (and refuse it), not resume the session
     out = Pair(safe, sc).until_error()
     assert isinstance(out.client_error, tlspipe.InvalidCertificate), out
+
+
+def test_dangerous_copy_keeps_disabled_session_storage(pki: PKI) -> None:
+    safe = client_config(pki, session_store=tlspipe.NoClientSessionStorage())
+    unsafe = tlspipe.dangerous.dangerous_with_custom_verifier(safe, AcceptAll())
+    assert isinstance(unsafe.session_store, tlspipe.NoClientSessionStorage)
+    shared = client_config(pki)
+    assert (
+        tlspipe.dangerous.dangerous_with_custom_verifier(shared, AcceptAll()).session_store
+        is not shared.session_store
+    )
