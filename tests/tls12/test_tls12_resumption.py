@@ -29,6 +29,7 @@ from tlspipe.msgs.persist import (
     Tls13ClientSessionValue,
     Tls13ServerSessionValue,
 )
+from tlspipe.server.stores import TLS12_KEY_PREFIX
 
 
 class Clock:
@@ -221,7 +222,7 @@ def test_corrupt_stored_session_falls_back(pki):
     sc = server_config(pki, session_storage=storage)
     _pair(pki, cc, sc)
     sid = cc.session_store.tls12_session("localhost").session_id
-    storage.put(sid, b"\x21garbage")
+    storage.put(TLS12_KEY_PREFIX + sid, b"\x21garbage")
     assert not _pair(pki, cc, sc).client.handshake_kind_resumed
 
 
@@ -337,3 +338,41 @@ def test_ticket_and_session_id_resume_by_id_without_ticketer(pki):
     assert stored.ticket and stored.session_id
     d = _pair(pki, cc, server_config(pki, session_storage=storage))
     assert d.client.handshake_kind_resumed and d.server.handshake_kind_resumed
+
+
+class _RecordingStore:
+    """A user StoresServerSessions that records the keys it is asked for."""
+
+    def __init__(self) -> None:
+        self.inner = tlspipe.ServerSessionMemoryCache(16)
+        self.keys: list[bytes] = []
+
+    def put(self, key: bytes, value: bytes) -> bool:
+        self.keys.append(key)
+        return self.inner.put(key, value)
+
+    def get(self, key: bytes) -> bytes | None:
+        self.keys.append(key)
+        return self.inner.get(key)
+
+    def take(self, key: bytes) -> bytes | None:
+        self.keys.append(key)
+        return self.inner.take(key)
+
+    def can_cache(self) -> bool:
+        return True
+
+
+def test_tls12_and_tls13_sessions_use_separate_key_spaces(pki):
+    """A TLS 1.2 session ID can never be looked up (or taken) as a TLS 1.3 ticket, and back."""
+    store = _RecordingStore()
+    sc = server_config(pki, session_storage=store)
+    cc12 = client_config(pki, versions=(V12,), enable_tickets=False)
+    assert _pair(pki, cc12, sc).client.protocol_version is V12
+    assert _pair(pki, cc12, sc).client.handshake_kind_resumed
+    cc13 = client_config(pki, versions=(tlspipe.ProtocolVersion.TLSv1_3,))
+    assert _pair(pki, cc13, sc).client.protocol_version is tlspipe.ProtocolVersion.TLSv1_3
+    assert _pair(pki, cc13, sc).client.handshake_kind_resumed
+    assert store.keys
+    assert all(k.startswith((b"tls12/", b"tls13/")) for k in store.keys)
+    assert {k[:6] for k in store.keys} == {b"tls12/", b"tls13/"}

@@ -48,6 +48,7 @@ from ..msgs.hello import ClientHello
 from ..msgs.message import encode_handshake
 from ..msgs.persist import Tls13ServerSessionValue
 from ..psk import ExternalPsk
+from .stores import TLS13_KEY_PREFIX
 
 if TYPE_CHECKING:
     from .config import ServerConfig
@@ -144,9 +145,7 @@ def _now_ms(cfg: ServerConfig) -> float:
     return cfg.time().timestamp() * 1000.0
 
 
-def _open_ticket(
-    cfg: ServerConfig, identity: bytes
-) -> tuple[Tls13ServerSessionValue, bool] | None:
+def _open_ticket(cfg: ServerConfig, identity: bytes) -> tuple[Tls13ServerSessionValue, bool] | None:
     plain: bytes | None = None
     stateless = False
     ticketer = cfg.ticketer
@@ -154,7 +153,7 @@ def _open_ticket(
         plain = ticketer.decrypt(identity)
         stateless = plain is not None
     if plain is None and cfg.session_storage.can_cache():
-        plain = cfg.session_storage.take(identity)  # single use (RFC 8446 §8.1)
+        plain = cfg.session_storage.take(TLS13_KEY_PREFIX + identity)  # single use (§8.1)
     if plain is None:
         return None
     try:
@@ -269,7 +268,7 @@ def preferred_psk_hash(cfg: ServerConfig, ch: ClientHello) -> str | None:
         if ticketer is not None and ticketer.enabled():
             plain = ticketer.decrypt(ident.identity)
         if plain is None and storage.can_cache():
-            plain = storage.get(ident.identity)
+            plain = storage.get(TLS13_KEY_PREFIX + ident.identity)
         if plain is None:
             continue
         try:
@@ -390,7 +389,7 @@ def emit_tickets(
             ticket = ticketer.encrypt(value.encode())
         else:
             ticket = rand(32)
-            if not storage.put(ticket, value.encode()):
+            if not storage.put(TLS13_KEY_PREFIX + ticket, value.encode()):
                 ticket = None
         if not ticket:
             continue

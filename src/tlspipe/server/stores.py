@@ -124,6 +124,13 @@ class ResolvesServerCertUsingSni:
 
 
 # -- session storage (stateful resumption) ------------------------------------------------------
+#: Key prefixes in a StoresServerSessions: TLS 1.2 session IDs and TLS 1.3 stateful ticket
+#: IDs live in separate key spaces, so a value of one version can never be looked up (or
+#: taken, i.e. deleted) through the other version's identifier.
+TLS12_KEY_PREFIX = b"tls12/"
+TLS13_KEY_PREFIX = b"tls13/"
+
+
 class StoresServerSessions(Protocol):
     """Server-side session storage, keyed by session ID (TLS 1.2) or ticket (TLS 1.3).
 

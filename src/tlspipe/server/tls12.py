@@ -73,7 +73,7 @@ from ..tls12common import (
 from ..verify.base import ClientCertVerified, HandshakeSignatureValid
 from .config import ServerConfig
 from .hs import _sni
-from .stores import ClientHelloInfo
+from .stores import TLS12_KEY_PREFIX, ClientHelloInfo
 
 __all__ = [
     "ExpectCcs",
@@ -161,7 +161,7 @@ def _find_session(
         if raw is None:
             _log.debug("session ticket did not open; full handshake")
     elif ch.legacy_session_id:
-        raw = cfg.session_storage.get(ch.legacy_session_id)
+        raw = cfg.session_storage.get(TLS12_KEY_PREFIX + ch.legacy_session_id)
     if raw is None:
         return None
     try:
@@ -576,7 +576,7 @@ class ExpectFinished:
                 created_at=_now(cfg),
             )
             if neg.extended_ms and neg.session_id:
-                cfg.session_storage.put(neg.session_id, value.encode())
+                cfg.session_storage.put(TLS12_KEY_PREFIX + neg.session_id, value.encode())
             if neg.send_ticket:
                 if neg.extended_ms:
                     _send_ticket(cx, cfg, tr, value)
