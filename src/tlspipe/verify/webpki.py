@@ -321,7 +321,46 @@ class ServerCertChecks:
             verify_scts(leaf, issuer, sct_list, self.ct, now)
 
 
-class WebPkiServerVerifier:
+class _HandshakeSignatures:
+    """The handshake-signature half of a verifier, shared by the server and client
+    verifiers: the peer must use a scheme we offered (RFC 8446 §4.4.3), then the leaf's key
+    must verify the signature."""
+
+    __slots__ = ()
+    _schemes: tuple[SignatureScheme, ...]
+
+    def verify_tls12_signature(
+        self, message: bytes, cert: bytes, scheme: int, signature: bytes
+    ) -> HandshakeSignatureValid:
+        """Verify a TLS 1.2 ServerKeyExchange or client CertificateVerify signature.
+
+        Raises:
+            PeerMisbehaved: bad signature (``decrypt_error``) or scheme not offered / not
+                fitting the key (``illegal_parameter``).
+            InvalidCertificate: ``cert`` does not parse.
+        """
+        _check_offered(scheme, self._schemes)
+        return verify_tls12_signature(message, cert, scheme, signature)
+
+    def verify_tls13_signature(
+        self, message: bytes, cert: bytes, scheme: int, signature: bytes
+    ) -> HandshakeSignatureValid:
+        """Verify a TLS 1.3 CertificateVerify signature.
+
+        Raises:
+            PeerMisbehaved: bad signature (``decrypt_error``) or scheme not offered, not
+                allowed in TLS 1.3 or not fitting the key (``illegal_parameter``).
+            InvalidCertificate: ``cert`` does not parse.
+        """
+        _check_offered(scheme, self._schemes)
+        return verify_tls13_signature(message, cert, scheme, signature)
+
+    def supported_verify_schemes(self) -> tuple[SignatureScheme, ...]:
+        """The signature schemes we accept, most preferred first."""
+        return self._schemes
+
+
+class WebPkiServerVerifier(_HandshakeSignatures):
     """Verifies server certificates against :class:`RootCertStore` roots (client side).
 
     Supports DNS names (wildcards per RFC 6125 as implemented by ``cryptography``) and IP
@@ -408,38 +447,8 @@ class WebPkiServerVerifier:
         _log.debug("server certificate verified for %r", server_name)
         return ServerCertVerified.assertion()
 
-    def verify_tls12_signature(
-        self, message: bytes, cert: bytes, scheme: int, signature: bytes
-    ) -> HandshakeSignatureValid:
-        """Verify a TLS 1.2 ServerKeyExchange signature (see :func:`verify_tls12_signature`).
 
-        Raises:
-            PeerMisbehaved: bad signature (``decrypt_error``) or scheme not offered / not
-                fitting the key (``illegal_parameter``).
-            InvalidCertificate: ``cert`` does not parse.
-        """
-        _check_offered(scheme, self._schemes)
-        return verify_tls12_signature(message, cert, scheme, signature)
-
-    def verify_tls13_signature(
-        self, message: bytes, cert: bytes, scheme: int, signature: bytes
-    ) -> HandshakeSignatureValid:
-        """Verify a TLS 1.3 CertificateVerify signature (see :func:`verify_tls13_signature`).
-
-        Raises:
-            PeerMisbehaved: bad signature (``decrypt_error``) or scheme not offered, not
-                allowed in TLS 1.3 or not fitting the key (``illegal_parameter``).
-            InvalidCertificate: ``cert`` does not parse.
-        """
-        _check_offered(scheme, self._schemes)
-        return verify_tls13_signature(message, cert, scheme, signature)
-
-    def supported_verify_schemes(self) -> tuple[SignatureScheme, ...]:
-        """The signature schemes we accept, most preferred first."""
-        return self._schemes
-
-
-class WebPkiClientVerifier:
+class WebPkiClientVerifier(_HandshakeSignatures):
     """Verifies client certificates against :class:`RootCertStore` roots (server side).
 
     EKU, when present, must allow clientAuth; subjectAltName is optional for clients.
@@ -520,36 +529,6 @@ class WebPkiClientVerifier:
             ) from err
         _log.debug("client certificate verified: %s", _describe(leaf))
         return ClientCertVerified.assertion()
-
-    def verify_tls12_signature(
-        self, message: bytes, cert: bytes, scheme: int, signature: bytes
-    ) -> HandshakeSignatureValid:
-        """Verify a TLS 1.2 client CertificateVerify signature.
-
-        Raises:
-            PeerMisbehaved: bad signature (``decrypt_error``) or scheme not offered / not
-                fitting the key (``illegal_parameter``).
-            InvalidCertificate: ``cert`` does not parse.
-        """
-        _check_offered(scheme, self._schemes)
-        return verify_tls12_signature(message, cert, scheme, signature)
-
-    def verify_tls13_signature(
-        self, message: bytes, cert: bytes, scheme: int, signature: bytes
-    ) -> HandshakeSignatureValid:
-        """Verify a TLS 1.3 client CertificateVerify signature.
-
-        Raises:
-            PeerMisbehaved: bad signature (``decrypt_error``) or scheme not offered, not
-                allowed in TLS 1.3 or not fitting the key (``illegal_parameter``).
-            InvalidCertificate: ``cert`` does not parse.
-        """
-        _check_offered(scheme, self._schemes)
-        return verify_tls13_signature(message, cert, scheme, signature)
-
-    def supported_verify_schemes(self) -> tuple[SignatureScheme, ...]:
-        """The signature schemes we accept, most preferred first."""
-        return self._schemes
 
 
 def _check_offered(scheme: int, schemes: tuple[SignatureScheme, ...]) -> None:
