@@ -137,7 +137,9 @@ def test_tlspipe_server_requires_cert_openssl_sends_none(pki: PKI) -> None:
     assert "certificate required" in res.output
 
 
-def test_openssl_client_sees_stapled_ocsp(pki: PKI) -> None:
+@pytest.mark.parametrize("tls13", [True, False], ids=["tls13", "tls12"])
+def test_openssl_client_sees_stapled_ocsp(pki: PKI, tls13: bool) -> None:
+    """TLS 1.3: the leaf's CertificateEntry extension; TLS 1.2: a CertificateStatus message."""
     server = pki.server("ecdsa-p256")
     resp = _ocsp_response(pki, server)
     ck = tlspipe.CertifiedKey.from_pem(
@@ -155,20 +157,24 @@ def test_openssl_client_sees_stapled_ocsp(pki: PKI) -> None:
 
     with serve_in_thread(cfg, body) as st:
         res = openssl_client(
-            st.port, args=["-status", "-CAfile", str(server.ca_pem), "-ign_eof"], tls13=True
+            st.port, args=["-status", "-CAfile", str(server.ca_pem), "-ign_eof"], tls13=tls13
         )
         st.result()
+    assert ("TLSv1.3" if tls13 else "TLSv1.2") in res.output
     assert "OCSP Response Status: successful" in res.output
     assert "Cert Status: good" in res.output
 
 
-def test_tlspipe_client_receives_openssl_stapled_ocsp(pki: PKI, tmp_path: Path) -> None:
+@pytest.mark.parametrize("tls13", [True, False], ids=["tls13", "tls12"])
+def test_tlspipe_client_receives_openssl_stapled_ocsp(
+    pki: PKI, tmp_path: Path, tls13: bool
+) -> None:
     server = pki.server("ecdsa-p256")
     resp = _ocsp_response(pki, server)
     status_file = tmp_path / "ocsp.der"
     status_file.write_bytes(resp)
     cfg = tlspipe.ClientConfig(root_store=_roots(server.ca_pem))
-    with openssl_server(server, args=["-status_file", str(status_file)]) as srv:
+    with openssl_server(server, args=["-status_file", str(status_file)], tls13=tls13) as srv:
         d = connect(srv.port, cfg)
         with contextlib.closing(d.sock):
             d.handshake()
@@ -261,7 +267,9 @@ def _openssl_ocsp(
         ("wrong-signer", "rogue", False, ("-ndays", "1"), "BAD_STATUS_RESPONSE"),
     ],
 )
+@pytest.mark.parametrize("tls13", [True, False], ids=["tls13", "tls12"])
 def test_tlspipe_client_checks_openssl_ocsp(
+    tls13: bool,
     pki: PKI,
     tmp_path: Path,
     case: str,
@@ -287,7 +295,7 @@ def test_tlspipe_client_checks_openssl_ocsp(
         cert_checks=ServerCertChecks(ocsp=OcspPolicy(require_stapled=True)),
         time=clock,
     )
-    with openssl_server(server, args=["-status_file", str(status_file)]) as srv:
+    with openssl_server(server, args=["-status_file", str(status_file)], tls13=tls13) as srv:
         d = connect(srv.port, cfg)
         with contextlib.closing(d.sock):
             if reason is None:
