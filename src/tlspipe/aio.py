@@ -390,13 +390,16 @@ async def open_connection(
     transport, protocol = await loop.create_connection(
         lambda: TlsProtocol(conn, reader, on_handshake), host, port, **kwargs
     )
+    handshaken = False
     try:
         async with asyncio.timeout(handshake_timeout):
             await done
-    except BaseException:
-        if not transport.is_closing():  # a failed handshake already closed it, alert queued
+        handshaken = True
+    finally:
+        # on failure, timeout or cancellation: drop the transport (a failed handshake
+        # already closed it, with its alert queued)
+        if not handshaken and not transport.is_closing():
             transport.abort()
-        raise
     return reader, TlsStreamWriter(protocol, reader)
 
 

@@ -7,7 +7,7 @@ the socket as needed (the rustls ``Stream`` / ``StreamOwned`` types)::
     sock = socket.create_connection(("example.com", 443))
     with tlspipe.StreamOwned(tlspipe.ClientConnection(config, "example.com"), sock) as s:
         s.write(b"GET / HTTP/1.0\\r\\nHost: example.com\\r\\n\\r\\n")
-        print(s.read_all())
+        page = s.read_all()
 
 Everything the connection queued (a whole handshake flight, or every record of a large
 ``write``) leaves in **one** ``socket.sendmsg`` call: the records are handed over as the

@@ -27,7 +27,6 @@ import pytest
 import tlspipe
 from interop.peers import OpenSSLPeer, openssl_client, openssl_server
 from tlspipe.cli import main as cli_main
-from tlspipe.config import IMPLEMENTED_VERSIONS
 from tlspipe.enums import ProtocolVersion
 from tlspipe.stream import Stream
 
@@ -143,7 +142,6 @@ def test_server_suite_option_with_openssl(pki: Any, suite: str) -> None:
 # -- curl → tlspipe server ----------------------------------------------------------------------
 
 
-@pytest.mark.skipif(CURL is None, reason="curl not installed (make deps)")
 def test_curl_against_http_server(pki: Any, http_server: TlspipeServer) -> None:
     assert CURL is not None
     port = http_server.port
@@ -403,14 +401,9 @@ def test_usage_auth_option_pairs(pki: Any) -> None:
     assert line.endswith("--auth-key and --auth-certs go together")
 
 
-# -- TLS 1.2 and resumption (when implemented) -----------------------------------------------------
-
-needs_tls12 = pytest.mark.skipif(
-    ProtocolVersion.TLSv1_2 not in IMPLEMENTED_VERSIONS, reason="TLS 1.2 not implemented"
-)
+# -- TLS 1.2 and resumption -----------------------------------------------------------------------
 
 
-@needs_tls12
 def test_client_tls12_against_openssl_www_resumes(pki: Any) -> None:
     ident = pki.server()
     with openssl_server(ident, args=["-www"], tls13=False) as peer:
@@ -426,7 +419,6 @@ def test_client_tls12_against_openssl_www_resumes(pki: Any) -> None:
     assert "reconnection 1: resumed" in err
 
 
-@needs_tls12
 def test_openssl_tls12_client_against_server_suite(pki: Any) -> None:
     suite = "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"
     srv = TlspipeServer([*identity_args(pki.server()), "--protover", "1.2", "--suite", suite])
@@ -439,7 +431,6 @@ def test_openssl_tls12_client_against_server_suite(pki: Any) -> None:
     assert "TLSv1.2" in res.output
 
 
-@needs_tls12
 @pytest.mark.parametrize("flag", ["--resumption", "--tickets"])
 def test_tls12_resumption_tlspipe_both_ends(pki: Any, flag: str) -> None:
     ident = pki.server()
@@ -457,7 +448,6 @@ def test_tls12_resumption_tlspipe_both_ends(pki: Any, flag: str) -> None:
     assert res.stdout.count(b"resumed=yes") == 2 and res.stdout.count(b"resumed=no") == 1
 
 
-@needs_tls12
 def test_tls12_no_resumption_without_flags(pki: Any) -> None:
     ident = pki.server()
     srv = TlspipeServer(identity_args(ident))
@@ -472,7 +462,6 @@ def test_tls12_no_resumption_without_flags(pki: Any) -> None:
     assert b"reconnection 1: full handshake" in res.stderr
 
 
-@needs_tls12
 def test_openssl_client_resumes_with_tickets(pki: Any, tmp_path: Path) -> None:
     srv = TlspipeServer([*identity_args(pki.server()), "--tickets"])
     sess = tmp_path / "sess.pem"

@@ -1,4 +1,4 @@
-"""tlspipe.aio: asyncio streams on 127.0.0.1, under the default loop and uvloop (if installed).
+"""tlspipe.aio: asyncio streams on 127.0.0.1, under the default loop and uvloop (in the test extra).
 
 Many concurrent connections, flow control both ways with large transfers, clean close_notify,
 truncation detection, verification failure, and interop with ``openssl s_server``.
@@ -12,6 +12,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
+import uvloop
 
 import tlspipe
 from tlspipe import aio
@@ -19,15 +20,7 @@ from tlspipe.enums import AlertDescription
 
 TIMEOUT = 20.0
 
-try:
-    import uvloop
-except ImportError:  # pragma: no cover - uvloop is in the test extra
-    uvloop = None
-
-LOOPS = [
-    "asyncio",
-    pytest.param("uvloop", marks=pytest.mark.skipif(uvloop is None, reason="no uvloop")),
-]
+LOOPS = ["asyncio", "uvloop"]
 
 
 def run(loop_kind: str, coro: Callable[[], Coroutine[Any, Any, Any]]) -> Any:

@@ -155,6 +155,7 @@ class ServerConfig:
         except OSError as e:
             raise ConfigError(f"cannot read certificate or key: {e}") from None
         ck = CertifiedKey.from_pem(chain, key)
+        # kwargs are checked by the dataclass itself at run time (TypeError / ConfigError)
         return cls(certified_key=ck, **kwargs)  # type: ignore[arg-type]
 
 

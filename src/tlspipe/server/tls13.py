@@ -37,7 +37,7 @@ from ..msgs.handshake import (
     Finished,
 )
 from ..msgs.hello import ClientHello, ServerHello
-from ..msgs.message import encode_handshake
+from ..msgs.message import HandshakePayload, encode_handshake
 from ..tls13common import (
     CLIENT_CV_CONTEXT,
     SERVER_CV_CONTEXT,
@@ -68,8 +68,8 @@ __all__ = [
 _log = logging.getLogger("tlspipe.server")
 
 
-def _send(cx: CommonState, tr: Transcript, body: object) -> None:
-    raw = encode_handshake(body)  # type: ignore[arg-type]
+def _send(cx: CommonState, tr: Transcript, body: HandshakePayload) -> None:
+    raw = encode_handshake(body)
     tr.add(raw)
     cx.send_handshake(raw)
 
