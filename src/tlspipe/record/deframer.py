@@ -144,12 +144,20 @@ class Deframer:
 
     Attributes:
         fed: a ``bytes`` object fed while nothing was buffered, kept without copying (its
-            first ``_off`` octets are consumed); read it, never assign it.
-        buf: the other buffered octets; read it, never modify it.  Both are empty exactly
-            when :meth:`is_empty` is true (the connection's per-record check reads them).
+            first ``off`` octets are consumed).
+        off: how many octets of ``fed`` were consumed.
+        buf: the other buffered octets; never modify it.  ``fed`` and ``buf`` are both
+            empty exactly when :meth:`is_empty` is true.
+        max_buffer: the bound given at construction.
+        max_record_len: the current bound on a record's length field.
+
+    All of them are read-only for everyone but the deframer, except that the connection's
+    hot paths (``read_tls``, ``process_new_packets``) run :meth:`feed`'s and :meth:`pop`'s
+    common cases inline: an empty deframer taking a ``bytes`` object as ``fed``, and a
+    complete, valid record sliced out of ``fed`` by advancing ``off``.
     """
 
-    __slots__ = ("_max_buffer", "_max_record", "_off", "buf", "fed")
+    __slots__ = ("buf", "fed", "max_buffer", "max_record_len", "off")
 
     def __init__(
         self, max_buffer: int = DEFAULT_MAX_BUFFER, *, max_record_len: int = MAX_CIPHERTEXT_TLS12
@@ -158,33 +166,28 @@ class Deframer:
             raise ValueError("max_record_len must be in 0..65535")
         if max_buffer < HEADER_LEN + max_record_len:
             raise ValueError("max_buffer must hold at least one maximal record")
-        # Buffered octets, in order: fed[_off:] (an immutable bytes object fed while buf
+        # Buffered octets, in order: fed[off:] (an immutable bytes object fed while buf
         # was empty, not copied) then buf.  Invariant: buf is empty while fed is in use.
         self.buf = bytearray()
         self.fed = b""
-        self._off = 0
-        self._max_buffer = max_buffer
-        self._max_record = max_record_len
+        self.off = 0
+        self.max_buffer = max_buffer
+        self.max_record_len = max_record_len
 
     def set_tls13(self) -> None:
         """Tighten the record length bound to TLS 1.3's 2^14 + 256 (RFC 8446 §5.2).
 
         Applies to every record not yet popped, including ones already buffered.
         """
-        self._max_record = min(self._max_record, MAX_CIPHERTEXT_TLS13)
-
-    @property
-    def max_record_len(self) -> int:
-        """The current bound on a record's length field."""
-        return self._max_record
+        self.max_record_len = min(self.max_record_len, MAX_CIPHERTEXT_TLS13)
 
     def space(self) -> int:
         """How many more octets :meth:`feed` would accept now."""
-        return self._max_buffer - len(self)
+        return self.max_buffer - len(self)
 
     def __len__(self) -> int:
         """Number of buffered octets not yet returned as records."""
-        return len(self.buf) + len(self.fed) - self._off
+        return len(self.buf) + len(self.fed) - self.off
 
     def is_empty(self) -> bool:
         """True when no octets are buffered (no partial record: a clean place for EOF)."""
@@ -194,9 +197,9 @@ class Deframer:
         """Move the unconsumed part of ``_pend`` into ``_buf`` (which is empty)."""
         if self.fed:
             with memoryview(self.fed) as mv:
-                self.buf += mv[self._off :]
+                self.buf += mv[self.off :]
             self.fed = b""
-            self._off = 0
+            self.off = 0
 
     def feed(self, data: bytes | bytearray | memoryview) -> int:
         """Buffer TLS bytes from the peer.
@@ -209,14 +212,14 @@ class Deframer:
         n = len(data) if not isinstance(data, memoryview) else data.nbytes
         buf = self.buf
         if not buf and not self.fed:
-            if n <= self._max_buffer and type(data) is bytes:
+            if n <= self.max_buffer and type(data) is bytes:
                 if n:
                     self.fed = data  # immutable: kept without copying
-                    self._off = 0
+                    self.off = 0
                 return n
-            room = self._max_buffer
+            room = self.max_buffer
         else:
-            room = self._max_buffer - len(buf) - len(self.fed) + self._off
+            room = self.max_buffer - len(buf) - len(self.fed) + self.off
         if n <= room:
             self._spill()
             self.buf += data
@@ -241,30 +244,30 @@ class Deframer:
         """
         p = self.fed
         if p:
-            off = self._off
+            off = self.off
             total = len(p)
             if total - off >= HEADER_LEN:
                 typ, version, length = _HEADER.unpack_from(p, off)
-                if not _VALID_TYPE[typ] or (version >> 8) != 3 or length > self._max_record:
-                    _check_header_prefix(p[off : off + HEADER_LEN], HEADER_LEN, self._max_record)
+                if not _VALID_TYPE[typ] or (version >> 8) != 3 or length > self.max_record_len:
+                    _check_header_prefix(p[off : off + HEADER_LEN], HEADER_LEN, self.max_record_len)
                 end = off + HEADER_LEN + length
                 if end <= total:
                     if end == total:
                         self.fed = b""
-                        self._off = 0
+                        self.off = 0
                     else:
-                        self._off = end
+                        self.off = end
                     return _new_record(Record, (typ, version, p[off + HEADER_LEN : end]))
             self._spill()  # an incomplete record: continue in the buffer
         buf = self.buf
         have = len(buf)
         if have < HEADER_LEN:
             if have:
-                _check_header_prefix(buf, have, self._max_record)
+                _check_header_prefix(buf, have, self.max_record_len)
             return None
         typ, version, length = _HEADER.unpack_from(buf)
-        if not _VALID_TYPE[typ] or (version >> 8) != 3 or length > self._max_record:
-            _check_header_prefix(buf, HEADER_LEN, self._max_record)
+        if not _VALID_TYPE[typ] or (version >> 8) != 3 or length > self.max_record_len:
+            _check_header_prefix(buf, HEADER_LEN, self.max_record_len)
         end = HEADER_LEN + length
         if end > have:
             return None

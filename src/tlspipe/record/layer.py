@@ -52,12 +52,20 @@ Choices (the spec left them open):
 from __future__ import annotations
 
 import struct
+from collections import deque
 from collections.abc import Callable
 from typing import Protocol, cast
 
 from ..enums import AlertDescription, ContentType
 from ..errors import DecryptError, EncryptError, InternalError, PeerMisbehaved, RecordOverflow
-from .deframer import MAX_CIPHERTEXT_TLS12, MAX_CIPHERTEXT_TLS13, MAX_PLAINTEXT, Record
+from .deframer import (
+    HEADER_LEN,
+    MAX_CIPHERTEXT_TLS12,
+    MAX_CIPHERTEXT_TLS13,
+    MAX_PLAINTEXT,
+    Deframer,
+    Record,
+)
 
 __all__ = [
     "AEAD_INTEGRITY_LIMIT",
@@ -104,6 +112,8 @@ _APPDATA_BYTE = _TYPE_BYTE[_APPDATA]
 # The TLS 1.3 record header (= AAD) of a full-size record: 2^14 octets + type + tag.
 _FULL13_LEN = MAX_PLAINTEXT + 1 + 16
 _FULL13_HEADER = _HEADER13_PREFIX + _FULL13_LEN.to_bytes(2, "big")
+_MIN_FAST13 = HEADER_LEN + TAG_LEN  # a record with less after its header is not bulk data
+_unpack_header = _HEADER.unpack_from
 
 
 class RecordAead(Protocol):
@@ -902,6 +912,87 @@ class RecordLayer:
         self._skip_left = None
         self._read_seq = seq + 1
         return out
+
+    def open_fed_appdata(
+        self, dfr: Deframer, out: deque[bytes]
+    ) -> tuple[int, tuple[int, bytes] | None]:
+        """The bulk receive path: open the complete TLS 1.3 application_data records at the
+        front of ``dfr``'s fed ``bytes`` and append their plaintexts to ``out``.
+
+        Does what ``dfr.pop()`` then :meth:`decrypt` do for each such record, in one call
+        with no per-record objects; it stops, leaving the rest to that long way, at the first
+        record that is not complete, whose header or length is not the common case, or that
+        does not authenticate (:meth:`decrypt` then raises for it).  The caller makes sure
+        an application_data record with non-empty plaintext is what it expects now.
+
+        Returns:
+            ``(octets appended to out, opened)``: ``opened`` is ``(type, content)`` of the
+            record opened last when it was not non-empty application data (the caller
+            processes it as it would a :meth:`decrypt` result), else ``None``.
+
+        Raises:
+            RecordOverflow, PeerMisbehaved: as :meth:`decrypt` for a malformed inner
+                plaintext (the record has been consumed).
+        """
+        open13 = self._open13
+        p = dfr.fed
+        if open13 is None or self._skip_left is not None or not p:
+            return 0, None
+        off = dfr.off
+        total = len(p)
+        seq = self._read_seq
+        iv = self._read_iv13
+        bound = min(dfr.max_record_len, MAX_CIPHERTEXT_TLS13)
+        got = 0
+        opened: tuple[int, bytes] | None = None
+        append = out.append
+        while total - off > _MIN_FAST13 and seq < SEQ_MAX:
+            typ, version, length = _unpack_header(p, off)
+            start = off + HEADER_LEN
+            end = start + length
+            if typ != _APPDATA or version >> 8 != 3 or length > bound or end > total:
+                break
+            if length <= TAG_LEN:
+                break
+            try:
+                inner = open13(
+                    (iv ^ seq).to_bytes(12, "big"),
+                    p[start:end],
+                    _FULL13_HEADER
+                    if length == _FULL13_LEN
+                    else _HEADER13_PREFIX + length.to_bytes(2, "big"),
+                )
+            except self._open13_error:
+                break  # decrypt() raises DecryptError for it
+            seq += 1
+            off = end
+            m = len(inner) - 1
+            if inner[-1] == _APPDATA and 0 < m <= MAX_PLAINTEXT:
+                append(inner[:m])
+                got += m
+                continue
+            # the record is consumed (as pop() would), then opened as decrypt() would
+            self._read_seq = seq - 1
+            if off == total:
+                dfr.fed = b""
+                dfr.off = 0
+            else:
+                dfr.off = off
+            last = inner[-1]
+            opened = (
+                (last, inner[:m])
+                if last in _INNER_OK and m <= MAX_PLAINTEXT
+                else _unwrap13(inner)
+            )
+            self._read_seq = seq
+            return got, opened
+        self._read_seq = seq
+        if off == total:
+            dfr.fed = b""
+            dfr.off = 0
+        else:
+            dfr.off = off
+        return got, None
 
     def _skip(self, record: Record) -> None:
         left = self._skip_left
