@@ -466,7 +466,12 @@ class Connection:
         cx = self._cx
         if cx.received_len >= cx.buffer_limit:
             return 0
-        return cx.deframer.feed(data)
+        dfr = cx.deframer
+        if type(data) is bytes and not dfr.fed and not dfr.buf and len(data) <= dfr.max_buffer:
+            dfr.fed = data  # Deframer.feed's usual case inlined: kept as is, not copied
+            dfr.off = 0
+            return len(data)
+        return dfr.feed(data)
 
     def process_new_packets(self) -> IoState:
         """Decrypt and process every complete record received so far.
@@ -681,7 +686,15 @@ class Connection:
         Raises:
             Nothing: even a failed connection hands out its final alert.
         """
-        return self._cx.sendq.take_all()
+        sendq = self._cx.sendq
+        chunks = sendq.chunks
+        if len(chunks) == 1:  # SendQueue.take_all's usual case inlined: one record queued
+            out = chunks[0]
+            if type(out) is bytes:
+                chunks.clear()
+                sendq.nbytes = 0
+                return out
+        return sendq.take_all()
 
     def pending_tls(self) -> list[memoryview]:
         """Queued TLS records as memoryviews, for one ``socket.sendmsg`` call.
@@ -720,11 +733,11 @@ class Connection:
             Error: the connection failed earlier (stored error).
         """
         cx = self._cx
-        if not cx.received_plaintext:
+        q = cx.received_plaintext
+        if not q:
             self._check_poisoned()
             return b""
         if n < 0 or n >= cx.received_len:
-            q = cx.received_plaintext
             if len(q) == 1:  # the usual case: no join, the record's plaintext as is
                 out = q.popleft()
                 if type(out) is not bytes:  # a provider's AEAD may hand out other buffers
@@ -736,7 +749,6 @@ class Connection:
             return out
         parts: list[bytes] = []
         need = n
-        q = cx.received_plaintext
         while need > 0 and q:
             head = q[0]
             if len(head) <= need:
@@ -783,7 +795,11 @@ class Connection:
                 self._fail(err)
                 raise
             if record is not None:
-                sendq.push(record)
+                if type(record) is bytes:  # SendQueue.push inlined: never empty, immutable
+                    sendq.chunks.append(record)
+                    sendq.nbytes += len(record)
+                else:
+                    sendq.push(record)
                 return n
         mv = payload if type(payload) is memoryview else memoryview(payload)
         if not cx.may_send_application_data:

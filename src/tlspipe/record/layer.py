@@ -112,6 +112,7 @@ _APPDATA_BYTE = _TYPE_BYTE[_APPDATA]
 # The TLS 1.3 record header (= AAD) of a full-size record: 2^14 octets + type + tag.
 _FULL13_LEN = MAX_PLAINTEXT + 1 + 16
 _FULL13_HEADER = _HEADER13_PREFIX + _FULL13_LEN.to_bytes(2, "big")
+_INNER_OVERHEAD13 = 1 + TAG_LEN  # content type octet + tag
 _MIN_FAST13 = HEADER_LEN + TAG_LEN  # a record with less after its header is not bulk data
 _unpack_header = _HEADER.unpack_from
 
@@ -829,9 +830,20 @@ class RecordLayer:
         if seq >= self._enc_soft:
             return None
         seal = self._seal13
-        if seal is None:
+        if seal is not None and type(payload) is bytes:  # the usual case, shortest way
+            n = len(payload)
+            if n == MAX_PLAINTEXT:
+                header = _FULL13_HEADER
+            elif n < MAX_PLAINTEXT:
+                header = _HEADER13_PREFIX + (n + _INNER_OVERHEAD13).to_bytes(2, "big")
+            else:
+                raise InternalError("record: TLS 1.3 inner plaintext exceeds 2^14 + 1")
+            out = header + seal(
+                (self._write_iv13 ^ seq).to_bytes(12, "big"), payload + _APPDATA_BYTE, header
+            )
+        elif seal is None:
             out = self._enc.encrypt(_APPDATA, payload, seq)
-        else:  # Tls13Encrypter.encrypt without padding, inlined
+        else:  # Tls13Encrypter.encrypt without padding, inlined, for another buffer
             n = payload.nbytes if isinstance(payload, memoryview) else len(payload)
             if n > MAX_PLAINTEXT:
                 raise InternalError("record: TLS 1.3 inner plaintext exceeds 2^14 + 1")
@@ -839,9 +851,7 @@ class RecordLayer:
             header = _FULL13_HEADER if n == _FULL13_LEN else _HEADER13_PREFIX + n.to_bytes(2, "big")
             out = header + seal(
                 (self._write_iv13 ^ seq).to_bytes(12, "big"),
-                payload + _APPDATA_BYTE
-                if type(payload) is bytes
-                else b"".join((payload, _APPDATA_BYTE)),
+                b"".join((payload, _APPDATA_BYTE)),
                 header,
             )
         self._write_seq = seq + 1

@@ -49,12 +49,18 @@ class SendQueue:
     themselves (a partly consumed head becomes a ``memoryview`` slice); views are made only
     when :meth:`pending` hands them out.  A list rather than a ``deque``: an idle connection's
     empty list holds no item array, while a deque always keeps a ~0.5 KiB block.
+
+    ``chunks`` (the list; consumed entries before the head index are ``b""``) is public for
+    the connection's per-record paths only, which run :meth:`push` of a non-empty ``bytes``
+    record and :meth:`take_all` of a queue holding exactly one ``bytes`` chunk inline
+    (``chunks.append`` + ``nbytes +=``; ``chunks.clear()`` + ``nbytes = 0``).  A one-item
+    list always has its head index at 0.
     """
 
-    __slots__ = ("_chunks", "_head", "nbytes")
+    __slots__ = ("_head", "chunks", "nbytes")
 
     def __init__(self) -> None:
-        self._chunks: list[bytes | memoryview] = []
+        self.chunks: list[bytes | memoryview] = []
         self._head = 0  # index of the first live chunk; consumed ones are replaced by b""
         self.nbytes = 0
 
@@ -63,7 +69,7 @@ class SendQueue:
         return self.nbytes
 
     def __repr__(self) -> str:
-        return f"SendQueue(chunks={len(self._chunks) - self._head}, bytes={self.nbytes})"
+        return f"SendQueue(chunks={len(self.chunks) - self._head}, bytes={self.nbytes})"
 
     def is_empty(self) -> bool:
         """True when nothing is queued."""
@@ -74,7 +80,7 @@ class SendQueue:
         if record:
             if type(record) is not bytes:  # never queue a mutable buffer
                 record = bytes(record)
-            self._chunks.append(record)
+            self.chunks.append(record)
             self.nbytes += len(record)
 
     def pending(self, max_chunks: int = IOV_MAX) -> list[memoryview]:
@@ -83,7 +89,7 @@ class SendQueue:
         The views stay valid after :meth:`consume`; they must not be kept past the write.
         """
         head = self._head
-        live = self._chunks[head : head + max_chunks]
+        live = self.chunks[head : head + max_chunks]
         return [c if isinstance(c, memoryview) else memoryview(c) for c in live]
 
     def consume(self, n: int) -> None:
@@ -95,7 +101,7 @@ class SendQueue:
         if n < 0 or n > self.nbytes:
             raise ValueError(f"consume({n}) with {self.nbytes} octets queued")
         self.nbytes -= n
-        chunks = self._chunks
+        chunks = self.chunks
         head = self._head
         while n:
             first = chunks[head]
@@ -115,7 +121,7 @@ class SendQueue:
 
     def take_all(self) -> bytes:
         """Everything queued as one ``bytes`` (one join); the queue is left empty."""
-        chunks = self._chunks
+        chunks = self.chunks
         head = self._head
         live = len(chunks) - head
         if live == 1:
