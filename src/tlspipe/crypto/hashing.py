@@ -8,6 +8,8 @@ Layering: imports only :mod:`tlspipe.errors` and ``cryptography``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
 
@@ -19,6 +21,7 @@ __all__ = [
     "hash_new",
     "hash_of",
     "hkdf_expand",
+    "hkdf_expander",
     "hkdf_extract",
     "hmac_sign",
 ]
@@ -112,3 +115,29 @@ def hkdf_expand(name: str, prk: bytes, info: bytes, length: int) -> bytes:
         return HKDFExpand(hash_algorithm(name), length, info).derive(prk)
     except ValueError as e:
         raise InternalError("HKDF-Expand length out of range") from e
+
+
+def hkdf_expander(name: str, prk: bytes) -> Callable[[bytes, int], bytes]:
+    """``HKDF-Expand(prk, info, length)`` as a function of ``(info, length)``, for several
+    expansions of one PRK: the HMAC is keyed once and each one-block output comes from a
+    copy of it (a copy costs ~0.4 µs, keying a new HMAC ~1.1 µs).  Outputs and errors are
+    those of :func:`hkdf_expand`.
+
+    Raises:
+        InternalError: (from the returned function) as :func:`hkdf_expand`.
+    """
+    alg = _ALGS.get(name)
+    if alg is None or len(prk) < alg.digest_size:
+        return lambda info, length: hkdf_expand(name, prk, info, length)
+    keyed = hmac.HMAC(prk, alg)
+    size = alg.digest_size
+
+    def expand(info: bytes, length: int) -> bytes:
+        if 0 < length <= size:
+            h = keyed.copy()
+            h.update(info + b"\x01")
+            out = h.finalize()
+            return out if length == size else out[:length]
+        return hkdf_expand(name, prk, info, length)
+
+    return expand

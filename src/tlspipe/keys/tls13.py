@@ -32,8 +32,16 @@ Layering: imports :mod:`tlspipe.errors`, :mod:`tlspipe.keylog`, :mod:`tlspipe.cr
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 
-from ..crypto.hashing import hash_len, hash_of, hkdf_expand, hkdf_extract, hmac_sign
+from ..crypto.hashing import (
+    hash_len,
+    hash_of,
+    hkdf_expand,
+    hkdf_expander,
+    hkdf_extract,
+    hmac_sign,
+)
 from ..crypto.provider import Tls13CipherSuite
 from ..errors import ConfigError, InternalError
 from ..keylog import KeyLog, NoKeyLog
@@ -74,6 +82,16 @@ def hkdf_expand_label(
     if info is None:
         info = hkdf_label(label, context, length)
     return hkdf_expand(hash_name, secret, info, length)
+
+
+def _expand_label(
+    expand: Callable[[bytes, int], bytes], label: bytes, context: bytes, length: int
+) -> bytes:
+    """:func:`hkdf_expand_label` with an :func:`hkdf_expander` of the secret."""
+    info = _LABELS.get((label, context, length))
+    if info is None:
+        info = hkdf_label(label, context, length)
+    return expand(info, length)
 
 
 def hkdf_label(label: bytes, context: bytes, length: int) -> bytes:
@@ -170,10 +188,10 @@ def traffic_keys(suite: Tls13CipherSuite, secret: bytes) -> tuple[bytes, bytes]:
     Raises:
         InternalError: bad arguments (a bug).
     """
-    h = suite.hash_name
+    expand = hkdf_expander(suite.hash_name, secret)  # keyed once for both
     return (
-        hkdf_expand_label(h, secret, b"key", b"", suite.aead.key_len),
-        hkdf_expand_label(h, secret, b"iv", b"", 12),
+        _expand_label(expand, b"key", b"", suite.aead.key_len),
+        _expand_label(expand, b"iv", b"", 12),
     )
 
 
@@ -331,7 +349,7 @@ class KeyScheduleEarly(_Base):
 class KeyScheduleHandshake(_Base):
     """The handshake secret stage (made by :meth:`KeyScheduleEarly.into_handshake`)."""
 
-    __slots__ = ("_client_hs", "_handshake_secret", "_server_hs")
+    __slots__ = ("_client_hs", "_expand", "_handshake_secret", "_server_hs")
 
     def __init__(
         self,
@@ -342,6 +360,8 @@ class KeyScheduleHandshake(_Base):
     ) -> None:
         super().__init__(suite, keylog, client_random)
         self._handshake_secret = handshake_secret
+        # keyed once for "c hs traffic", "s hs traffic" and "derived"
+        self._expand = hkdf_expander(suite.hash_name, handshake_secret)
         self._client_hs: bytes | None = None
         self._server_hs: bytes | None = None
 
@@ -352,7 +372,9 @@ class KeyScheduleHandshake(_Base):
         Raises:
             Nothing.
         """
-        s = derive_secret(self.suite.hash_name, self._handshake_secret, b"c hs traffic", hs_hash)
+        s = _expand_label(
+            self._expand, b"c hs traffic", hs_hash, _hash_len(self.suite.hash_name)
+        )
         self._client_hs = s
         self._log("CLIENT_HANDSHAKE_TRAFFIC_SECRET", s)
         return s
@@ -364,7 +386,9 @@ class KeyScheduleHandshake(_Base):
         Raises:
             Nothing.
         """
-        s = derive_secret(self.suite.hash_name, self._handshake_secret, b"s hs traffic", hs_hash)
+        s = _expand_label(
+            self._expand, b"s hs traffic", hs_hash, _hash_len(self.suite.hash_name)
+        )
         self._server_hs = s
         self._log("SERVER_HANDSHAKE_TRAFFIC_SECRET", s)
         return s
@@ -399,7 +423,7 @@ class KeyScheduleHandshake(_Base):
         if self._client_hs is None:
             raise InternalError("client handshake traffic secret not derived")
         h = self.suite.hash_name
-        derived = derive_secret(h, self._handshake_secret, b"derived", _empty_hash(h))
+        derived = _expand_label(self._expand, b"derived", _empty_hash(h), _hash_len(h))
         master = hkdf_extract(h, derived, bytes(self.suite.hash_len))
         return KeyScheduleTraffic(
             self.suite,
@@ -434,12 +458,13 @@ class KeyScheduleTraffic(_Base):
         client_random: bytes,
     ) -> None:
         super().__init__(suite, keylog, client_random)
-        h = suite.hash_name
+        n = _hash_len(suite.hash_name)
+        expand = hkdf_expander(suite.hash_name, master_secret)  # keyed once for the three
         self._master_secret = master_secret
         self._client_hs = client_hs_secret
-        self._client_app_0 = derive_secret(h, master_secret, b"c ap traffic", hs_hash)
-        self._server_app_0 = derive_secret(h, master_secret, b"s ap traffic", hs_hash)
-        self._exporter = derive_secret(h, master_secret, b"exp master", hs_hash)
+        self._client_app_0 = _expand_label(expand, b"c ap traffic", hs_hash, n)
+        self._server_app_0 = _expand_label(expand, b"s ap traffic", hs_hash, n)
+        self._exporter = _expand_label(expand, b"exp master", hs_hash, n)
         self._client_app = self._client_app_0
         self._server_app = self._server_app_0
         self._log("CLIENT_TRAFFIC_SECRET_0", self._client_app_0)
