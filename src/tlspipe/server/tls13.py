@@ -74,6 +74,34 @@ def _send(cx: CommonState, tr: Transcript, body: HandshakePayload) -> None:
     cx.send_handshake(raw)
 
 
+# (chain, stapled OCSP response, stapled SCT list) → the encoded Certificate message: the
+# same few per server, public data, built once instead of per handshake (bounded).
+_CERT_MSGS: dict[tuple[tuple[bytes, ...], bytes | None, bytes | None], bytes] = {}
+_CERT_MSGS_MAX = 64
+
+
+def _certificate_message(chain: tuple[bytes, ...], ocsp: bytes | None, sct: bytes | None) -> bytes:
+    """The encoded TLS 1.3 Certificate message (empty request context) for ``chain`` with
+    ``ocsp`` / ``sct`` in the leaf's extensions (RFC 8446 §4.4.2)."""
+    key = (chain, ocsp, sct)
+    raw = _CERT_MSGS.get(key)
+    if raw is None:
+        leaf_ext = CertificateEntryExtensions(status_request=ocsp, signed_certificate_timestamp=sct)
+        entries = tuple(
+            CertificateEntry(
+                cert_data=der, extensions=leaf_ext if i == 0 else CertificateEntryExtensions()
+            )
+            for i, der in enumerate(chain)
+        )
+        raw = encode_handshake(
+            Certificate13(certificate_request_context=b"", certificate_list=entries)
+        )
+        if len(_CERT_MSGS) >= _CERT_MSGS_MAX:
+            _CERT_MSGS.clear()
+        _CERT_MSGS[key] = raw
+    return raw
+
+
 def emit_first_flight(
     cx: CommonState,
     cfg: ServerConfig,
@@ -217,19 +245,13 @@ def emit_first_flight(
         )
     ck = sel.certified_key
     # Stapling (RFC 8446 §4.4.2.1, RFC 6066 §8, RFC 6962 §3.3): only when the client asked.
-    leaf_ext = CertificateEntryExtensions(
-        status_request=ck.ocsp if ch.extensions.status_request else None,
-        signed_certificate_timestamp=(
-            ck.sct_list if ch.extensions.signed_certificate_timestamp else None
-        ),
+    raw = _certificate_message(
+        ck.cert_chain,
+        ck.ocsp if ch.extensions.status_request else None,
+        ck.sct_list if ch.extensions.signed_certificate_timestamp else None,
     )
-    entries = tuple(
-        CertificateEntry(
-            cert_data=der, extensions=leaf_ext if i == 0 else CertificateEntryExtensions()
-        )
-        for i, der in enumerate(ck.cert_chain)
-    )
-    _send(cx, tr, Certificate13(certificate_request_context=b"", certificate_list=entries))
+    tr.add(raw)
+    cx.send_handshake(raw)
     signature = sel.signer.sign(signed_content(SERVER_CV_CONTEXT, tr.current_hash()))
     _send(cx, tr, CertificateVerify(algorithm=int(sel.signer.scheme), signature=signature))
     _send(cx, tr, Finished(verify_data=hs.server_finished_verify_data(tr.current_hash())))
