@@ -446,6 +446,9 @@ class _Extensions:
         out += b"\x00\x00"  # the list length, patched below
         lt = self._LAST
         for f in self._FIELDS:
+            value = getattr(self, f.name)
+            if value is None or value is False:  # absent: no call (most fields, usually)
+                continue
             if f.typ == lt:
                 last.append(f)
             else:
