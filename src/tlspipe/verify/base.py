@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Final, Protocol, runtime_checkable
+from typing import Final, Protocol, Self, runtime_checkable
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -70,20 +70,20 @@ class _Token:
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
-
-class ServerCertVerified(_Token):
-    """Proof that a server's certificate chain was verified for the server name."""
-
-    __slots__ = ()
-
     @classmethod
-    def assertion(cls) -> ServerCertVerified:
-        """Mint the token. Only a :class:`ServerCertVerifier` should call this, after success.
+    def assertion(cls) -> Self:
+        """Mint the token.  Only a verifier should call this, after its check succeeded.
 
         Raises:
             Nothing.
         """
         return cls(_MINT)
+
+
+class ServerCertVerified(_Token):
+    """Proof that a server's certificate chain was verified for the server name."""
+
+    __slots__ = ()
 
 
 class ClientCertVerified(_Token):
@@ -91,29 +91,11 @@ class ClientCertVerified(_Token):
 
     __slots__ = ()
 
-    @classmethod
-    def assertion(cls) -> ClientCertVerified:
-        """Mint the token. Only a :class:`ClientCertVerifier` should call this, after success.
-
-        Raises:
-            Nothing.
-        """
-        return cls(_MINT)
-
 
 class HandshakeSignatureValid(_Token):
     """Proof that a handshake signature (CertificateVerify, ServerKeyExchange) verified."""
 
     __slots__ = ()
-
-    @classmethod
-    def assertion(cls) -> HandshakeSignatureValid:
-        """Mint the token. Only a verifier's signature methods should call this, after success.
-
-        Raises:
-            Nothing.
-        """
-        return cls(_MINT)
 
 
 @runtime_checkable
