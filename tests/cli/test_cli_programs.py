@@ -652,3 +652,37 @@ def test_demo_runs_in_a_few_seconds() -> None:
         assert label in out, out
     assert "127.0.0.1" in out
     assert elapsed < 15, elapsed
+
+
+def test_client_resume_early_data_against_openssl_s_server(pki: Any) -> None:
+    """`tlspipe client --http --resume 1 --early-data` against `openssl s_server -early_data`:
+    the second connection resumes and its request arrives as 0-RTT data, as s_server reports.
+    s_server answers through its stdin (it refuses -early_data with -www); the response
+    carries a Content-Length, so the client closes with close_notify once it has the body."""
+    ident = pki.server()
+    response = b"HTTP/1.0 200 OK\r\nContent-Length: 6\r\n\r\nhello\n"
+    with openssl_server(ident, args=["-early_data"]) as srv:
+        client = OpenSSLPeer(
+            [*TLSPIPE, "client", "localhost", "--port", str(srv.port),
+             "--cafile", str(ident.ca_pem), "--http", "--resume", "1", "--early-data"]
+        )  # fmt: skip
+        try:
+            for n in (1, 2):
+                deadline = time.monotonic() + TIMEOUT
+                while srv.output().count("GET / HTTP/1.0") < n:
+                    assert time.monotonic() < deadline, srv.output()
+                    time.sleep(0.02)
+                srv.send(response)
+            res = client.wait(TIMEOUT)
+        finally:
+            client.stop()
+        out = srv.output()
+    assert res.returncode == 0, res.output
+    assert "reconnection 1: resumed, early data accepted" in res.output, res.output
+    assert res.output.count("hello") == 2
+    # s_server saw the second request as early data, and both connections end cleanly
+    early = re.search(r"Early data received:\s*\n(GET / HTTP/1\.0\r?\n)", out)
+    assert early is not None, out
+    assert "Reused session-id" in out
+    # our close_notify ends each connection cleanly on s_server's side ("DONE")
+    assert out.count("DONE") == 2, out

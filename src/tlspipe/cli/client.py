@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import selectors
 import socket
 import sys
@@ -175,10 +176,7 @@ def _connect(
                 rest = req[early:] if conn.early_data_accepted else req  # rejected: resend
                 if rest:
                     stream.write(rest)
-                out = sys.stdout.buffer
-                while data := stream.read():
-                    out.write(data)
-                    out.flush()
+                _copy_http_response(stream, sys.stdout.buffer)
                 stream.close()
                 return 0
             if not interactive:
@@ -188,6 +186,30 @@ def _connect(
             return _interactive(conn, sock)
         except (Error, OSError) as e:
             return _fail(reason(e))
+
+
+_MAX_HEADER = 64 * 1024
+_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([0-9]{1,12})[ \t]*\r\n", re.IGNORECASE)
+
+
+def _copy_http_response(stream: Stream, out: BinaryIO) -> None:
+    """Copy the server's response to ``out``: until the body's Content-Length when the
+    header names one (then we close, as HTTP/1.0 allows), else until the server closes."""
+    head = b""
+    need: int | None = None  # total bytes of header + body, once known
+    got = 0
+    while data := stream.read():
+        out.write(data)
+        out.flush()
+        got += len(data)
+        if need is None and len(head) < _MAX_HEADER:
+            head += data[: _MAX_HEADER - len(head)]
+            end = head.find(b"\r\n\r\n")
+            if end >= 0:
+                m = _CONTENT_LENGTH.search(head[: end + 2])
+                need = end + 4 + int(m.group(1)) if m else -1
+        if need is not None and 0 <= need <= got:
+            return
 
 
 def _print_negotiated(conn: ClientConnection, seconds: float) -> None:
