@@ -365,3 +365,40 @@ class FixedResolver:
     def resolve(self, hello: tlspipe.ClientHelloInfo) -> tlspipe.CertifiedKey | None:
         """Always the configured (possibly mismatched) chain and key."""
         return self.ck
+
+
+@contextlib.contextmanager
+def serve_sequentially(
+    config: tlspipe.ServerConfig, body: Callable[[Driver], object], n: int = 1
+) -> Iterator[tuple[int, list[object]]]:
+    """Serve ``n`` connections one after another in a daemon thread (for resumption tests);
+    yields ``(port, results)`` where results holds each body's return value or exception.
+
+    Raises:
+        AssertionError: the thread is still running 15 s after the block exits.
+    """
+    listener = listening_socket(timeout=10)
+    results: list[object] = []
+
+    def run() -> None:
+        for _ in range(n):
+            try:
+                sock, _ = listener.accept()
+            except OSError as e:
+                results.append(e)
+                return
+            sock.settimeout(10)
+            with contextlib.closing(sock):
+                try:
+                    results.append(body(Driver(tlspipe.ServerConnection(config), sock)))
+                except (tlspipe.Error, OSError, EOFError, TimeoutError) as e:
+                    results.append(e)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    try:
+        yield listener.getsockname()[1], results
+    finally:
+        t.join(15)
+        listener.close()
+        assert not t.is_alive(), "tlspipe server thread did not stop"

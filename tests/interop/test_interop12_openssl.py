@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import re
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from drive import Driver, client_config, connect, server_config
+from drive import Driver, client_config, connect, serve_sequentially, server_config
 from peers import (
     interop,
-    listening_socket,
     openssl_server,
     parse_cipher,
     parse_keymatexport,
@@ -64,37 +62,9 @@ def _closing(d: Driver) -> Iterator[Driver]:
         yield d
 
 
-@contextlib.contextmanager
-def _tlspipe_server(
-    config: tlspipe.ServerConfig, body: Callable[[Driver], object], n: int = 1
-) -> Iterator[tuple[int, list[object]]]:
-    """Serve ``n`` connections one after another in a daemon thread; yields (port, results)
-    where results holds each body's return value or exception."""
-    listener = listening_socket(timeout=10)
-    results: list[object] = []
-
-    def run() -> None:
-        for _ in range(n):
-            try:
-                sock, _ = listener.accept()
-            except OSError as e:
-                results.append(e)
-                return
-            sock.settimeout(10)
-            with contextlib.closing(sock):
-                try:
-                    results.append(body(Driver(tlspipe.ServerConnection(config), sock)))
-                except (tlspipe.Error, OSError, EOFError, TimeoutError) as e:
-                    results.append(e)
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    try:
-        yield listener.getsockname()[1], results
-    finally:
-        t.join(15)
-        listener.close()
-        assert not t.is_alive(), "tlspipe server thread did not stop"
+def _handshake_resumed(d: Driver) -> bool:
+    d.handshake()
+    return d.conn.handshake_kind_resumed
 
 
 def _echo_once(d: Driver) -> tuple[bool, bytes]:
@@ -222,7 +192,7 @@ def test_s_client_to_server(pki: PKI, suite: tlspipe.CipherSuite, kind: str) -> 
         assert d.conn.negotiated_cipher_suite.suite == suite
         return r
 
-    with _tlspipe_server(sc, body) as (port, results):
+    with serve_sequentially(sc, body) as (port, results):
         args = _s_client_args(pki, "-cipher", SUITES12[suite], "-keymatexport", LABEL,
                               "-keymatexportlen", "32")  # fmt: skip
         with start_openssl_client(port, args=args, tls13=False) as peer:
@@ -246,7 +216,7 @@ def test_s_client_to_server(pki: PKI, suite: tlspipe.CipherSuite, kind: str) -> 
 def test_server_signs_as_s_client_allows(pki: PKI, sigalgs: str, sigtype: str) -> None:
     ident = pki.server("rsa-2048")
     sc = server_config(ident.chain_pem, ident.key_pem, versions=V12)
-    with _tlspipe_server(sc, lambda d: d.handshake()) as (port, results):
+    with serve_sequentially(sc, lambda d: d.handshake()) as (port, results):
         res = start_and_wait(port, _s_client_args(pki, "-sigalgs", sigalgs))
     assert f"Peer signature type: {sigtype}\n" in res, res
     assert results == [None]
@@ -268,7 +238,9 @@ def test_s_client_sess_out_sess_in(pki: PKI, tmp_path: Path, tickets: bool) -> N
         ticketer=tlspipe.Ticketer() if tickets else None,
     )  # fmt: skip
     sess = tmp_path / "sess.pem"
-    with _tlspipe_server(sc, lambda d: (d.handshake(), d.conn.handshake_kind_resumed)[1], n=2) as (
+    with serve_sequentially(
+        sc, lambda d: (d.handshake(), d.conn.handshake_kind_resumed)[1], n=2
+    ) as (
         port,
         results,
     ):
@@ -290,7 +262,9 @@ def test_s_client_reconnect(pki: PKI, tickets: bool) -> None:
         ident.chain_pem, ident.key_pem, versions=V12,
         ticketer=tlspipe.Ticketer() if tickets else None,
     )  # fmt: skip
-    with _tlspipe_server(sc, lambda d: (d.handshake(), d.conn.handshake_kind_resumed)[1], n=6) as (
+    with serve_sequentially(
+        sc, lambda d: (d.handshake(), d.conn.handshake_kind_resumed)[1], n=6
+    ) as (
         port,
         results,
     ):
@@ -304,7 +278,7 @@ def test_s_client_reconnect(pki: PKI, tickets: bool) -> None:
 def test_tls12_only_s_client_against_dual_server_sees_sentinel(pki: PKI) -> None:
     ident = pki.server("ecdsa-p256")
     sc = server_config(ident.chain_pem, ident.key_pem, versions=V13_12)
-    with _tlspipe_server(sc, lambda d: d.handshake()) as (port, results):
+    with serve_sequentially(sc, lambda d: d.handshake()) as (port, results):
         out = start_and_wait(port, _s_client_args(pki, "-msg"))
     assert "Protocol  : TLSv1.2" in out
     # ServerHello random ends with "DOWNGRD\x01" (RFC 8446 §4.1.3); -msg dumps the bytes
@@ -317,7 +291,7 @@ def test_tls12_only_s_client_against_dual_server_sees_sentinel(pki: PKI) -> None
 def test_s_client_fallback_scsv_refused(pki: PKI) -> None:
     ident = pki.server("ecdsa-p256")
     sc = server_config(ident.chain_pem, ident.key_pem, versions=V13_12)
-    with _tlspipe_server(sc, lambda d: d.handshake()) as (port, results):
+    with serve_sequentially(sc, lambda d: d.handshake()) as (port, results):
         out = start_and_wait(port, _s_client_args(pki, "-fallback_scsv"))
     assert "inappropriate fallback" in out, out
     assert isinstance(results[0], tlspipe.PeerMisbehaved)
@@ -335,7 +309,7 @@ def test_s_client_renegotiation_refused(pki: PKI) -> None:
         return d.error
 
     with (
-        _tlspipe_server(sc, body) as (port, results),
+        serve_sequentially(sc, body) as (port, results),
         start_openssl_client(port, args=_s_client_args(pki), tls13=False) as peer,
     ):
         peer.wait_for("Verify return code")
@@ -380,7 +354,7 @@ def test_s_client_cert_to_server(pki: PKI, kind: str) -> None:
         ident.chain_pem, ident.key_pem, versions=V12,
         client_verifier=tlspipe.AllowAnyAuthenticatedClient(roots),
     )  # fmt: skip
-    with _tlspipe_server(sc, lambda d: (d.handshake(), d.conn.peer_certificates)[1]) as (
+    with serve_sequentially(sc, lambda d: (d.handshake(), d.conn.peer_certificates)[1]) as (
         port,
         results,
     ):
@@ -399,7 +373,7 @@ def test_s_client_without_cert_refused(pki: PKI) -> None:
         ident.chain_pem, ident.key_pem, versions=V12,
         client_verifier=tlspipe.AllowAnyAuthenticatedClient(roots),
     )  # fmt: skip
-    with _tlspipe_server(sc, lambda d: d.handshake()) as (port, results):
+    with serve_sequentially(sc, lambda d: d.handshake()) as (port, results):
         out = start_and_wait(port, _s_client_args(pki))
     assert "handshake failure" in out, out
     assert isinstance(results[0], tlspipe.PeerMisbehaved)

@@ -7,12 +7,10 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
-import threading
-from collections.abc import Callable, Iterator
 
 import pytest
-from drive import Driver, client_config, connect, server_config
-from peers import HOST, listening_socket, python_ssl_client, python_ssl_server
+from drive import Driver, client_config, connect, serve_sequentially, server_config
+from peers import HOST, python_ssl_client, python_ssl_server
 
 import tlspipe
 from pki import PKI
@@ -49,37 +47,6 @@ def _client_ctx(pki: PKI, cipher: str | None = None) -> ssl.SSLContext:
     if cipher:
         ctx.set_ciphers(cipher)
     return ctx
-
-
-@contextlib.contextmanager
-def _tlspipe_server(
-    config: tlspipe.ServerConfig, body: Callable[[Driver], object], n: int = 1
-) -> Iterator[tuple[int, list[object]]]:
-    listener = listening_socket(timeout=10)
-    results: list[object] = []
-
-    def run() -> None:
-        for _ in range(n):
-            try:
-                sock, _ = listener.accept()
-            except OSError as e:
-                results.append(e)
-                return
-            sock.settimeout(10)
-            with contextlib.closing(sock):
-                try:
-                    results.append(body(Driver(tlspipe.ServerConnection(config), sock)))
-                except (tlspipe.Error, OSError, EOFError, TimeoutError) as e:
-                    results.append(e)
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    try:
-        yield listener.getsockname()[1], results
-    finally:
-        t.join(15)
-        listener.close()
-        assert not t.is_alive(), "tlspipe server thread did not stop"
 
 
 def _echo(d: Driver) -> object:
@@ -127,10 +94,10 @@ def test_tlspipe_client_resumes_with_ssl_server(pki: PKI) -> None:
 
 @pytest.mark.interop
 @pytest.mark.parametrize(("suite", "name", "kind"), SUITES, ids=[s[1] for s in SUITES])
-def test_ssl_client_to_tlspipe_server(pki: PKI, suite: CS, name: str, kind: str) -> None:
+def test_ssl_client_toserve_sequentially(pki: PKI, suite: CS, name: str, kind: str) -> None:
     ident = pki.server(kind)
     sc = server_config(ident.chain_pem, ident.key_pem, versions=V13_12)
-    with _tlspipe_server(sc, _echo) as (port, results):
+    with serve_sequentially(sc, _echo) as (port, results):
         res = python_ssl_client(port, _client_ctx(pki, name), b"ping\n")
     assert res.version == "TLSv1.2" and res.cipher[0] == name
     assert res.received == b"PING\n"
@@ -157,7 +124,7 @@ def test_ssl_client_session_reuse(pki: PKI, tickets: bool) -> None:
         d.close()
         return d.conn.handshake_kind_resumed
 
-    with _tlspipe_server(sc, body, n=2) as (port, results):
+    with serve_sequentially(sc, body, n=2) as (port, results):
         session = None
         for _ in range(2):
             with (
