@@ -165,8 +165,23 @@ def _pick(
     return None
 
 
+class _HasPublicKey:
+    """``public_key()`` for the signing keys below (each holds a ``cryptography`` key)."""
+
+    __slots__ = ()
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+
+    def public_key(self) -> PublicKeyTypes:
+        """The matching public key.
+
+        Raises:
+            Nothing.
+        """
+        return self.key.public_key()
+
+
 @dataclass(frozen=True, slots=True)
-class EcdsaSigningKey:
+class EcdsaSigningKey(_HasPublicKey):
     """An ECDSA private key; signs only with the scheme naming its curve."""
 
     key: ec.EllipticCurvePrivateKey = field(repr=False)
@@ -183,17 +198,9 @@ class EcdsaSigningKey:
             return None
         return _EcdsaSigner(scheme, self.key, _ECDSA[scheme][0])
 
-    def public_key(self) -> PublicKeyTypes:
-        """The matching public key.
-
-        Raises:
-            Nothing.
-        """
-        return self.key.public_key()
-
 
 @dataclass(frozen=True, slots=True)
-class RsaSigningKey:
+class RsaSigningKey(_HasPublicKey):
     """An RSA private key; prefers RSASSA-PSS, then PKCS#1 v1.5; SHA-512 first."""
 
     key: rsa.RSAPrivateKey = field(repr=False)
@@ -208,17 +215,9 @@ class RsaSigningKey:
         scheme = _pick(_RSA_ORDER, offered, tls13)
         return None if scheme is None else _RsaSigner(scheme, self.key)
 
-    def public_key(self) -> PublicKeyTypes:
-        """The matching public key.
-
-        Raises:
-            Nothing.
-        """
-        return self.key.public_key()
-
 
 @dataclass(frozen=True, slots=True)
-class Ed25519SigningKey:
+class Ed25519SigningKey(_HasPublicKey):
     """An Ed25519 private key (RFC 8032); scheme ed25519 only."""
 
     key: ed25519.Ed25519PrivateKey = field(repr=False)
@@ -233,14 +232,6 @@ class Ed25519SigningKey:
         if _pick((S.ed25519,), offered, tls13) is None:
             return None
         return _Ed25519Signer(S.ed25519, self.key)
-
-    def public_key(self) -> PublicKeyTypes:
-        """The matching public key.
-
-        Raises:
-            Nothing.
-        """
-        return self.key.public_key()
 
 
 def signing_key_from_cryptography(key: PrivateKeyTypes) -> SigningKey:
