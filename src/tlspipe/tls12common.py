@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hmac
 
+from cryptography.hazmat.primitives import hmac as hmac_
+
 from .conn import CommonState
 from .crypto.provider import Tls12CipherSuite
 from .enums import AlertDescription, SignatureScheme
@@ -97,7 +99,15 @@ class ConnectionSecrets:
     secret (NSS ``CLIENT_RANDOM``).
     """
 
-    __slots__ = ("client_random", "extended_ms", "master_secret", "server_random", "suite")
+    __slots__ = (
+        "_block",
+        "_prf",
+        "client_random",
+        "extended_ms",
+        "master_secret",
+        "server_random",
+        "suite",
+    )
 
     def __init__(
         self,
@@ -112,6 +122,10 @@ class ConnectionSecrets:
         self.client_random = client_random
         self.server_random = server_random
         self.extended_ms = extended_ms
+        # The PRF's HMAC keyed with the master secret (key block and both Finished values
+        # copy it) and the split key block, each made on first use.
+        self._prf: hmac_.HMAC | None = None
+        self._block: tuple[bytes, bytes, bytes, bytes, bytes] | None = None
 
     def __repr__(self) -> str:
         return f"ConnectionSecrets({self.suite.suite.name}, ems={self.extended_ms})"
@@ -147,10 +161,24 @@ class ConnectionSecrets:
         """
         ks12.log_master_secret(keylog, self.client_random, self.master_secret)
 
-    def _keys(self) -> tuple[bytes, bytes, bytes, bytes]:
-        return ks12.key_block(
-            self.suite, self.master_secret, self.client_random, self.server_random
-        )
+    def _keyed_prf(self) -> hmac_.HMAC:
+        keyed = self._prf
+        if keyed is None:
+            keyed = self._prf = ks12.prf_key(self.suite.hash_name, self.master_secret)
+        return keyed
+
+    def _keys(self) -> tuple[bytes, bytes, bytes, bytes, bytes]:
+        """The key block, split (computed once for both directions)."""
+        block = self._block
+        if block is None:
+            suite = self.suite
+            raw = ks12.p_hash(
+                self._keyed_prf(),
+                ks12.key_block_seed(self.client_random, self.server_random),
+                ks12.key_block_len(suite),
+            )
+            block = self._block = ks12.split_key_block(suite, raw)
+        return block
 
     def encrypter(self, client: bool) -> MessageEncrypter:
         """Record protection for data written by the client (``client=True``) or server.
@@ -158,13 +186,10 @@ class ConnectionSecrets:
         Raises:
             Nothing.
         """
-        ck, sk, civ, siv = self._keys()
+        ck, sk, civ, siv, seed = self._keys()
         key, iv = (ck, civ) if client else (sk, siv)
         alg = self.suite.aead
         if self.suite.explicit_nonce_len:
-            seed = ks12.key_block_explicit_nonce_seed(
-                self.suite, self.master_secret, self.client_random, self.server_random
-            )
             return Tls12GcmEncrypter.from_key(alg, key, iv, seed)
         return Tls12ChaChaEncrypter.from_key(alg, key, iv)
 
@@ -174,7 +199,7 @@ class ConnectionSecrets:
         Raises:
             Nothing.
         """
-        ck, sk, civ, siv = self._keys()
+        ck, sk, civ, siv, _ = self._keys()
         key, iv = (ck, civ) if client else (sk, siv)
         alg = self.suite.aead
         if self.suite.explicit_nonce_len:
@@ -188,7 +213,8 @@ class ConnectionSecrets:
             Nothing.
         """
         label = b"client finished" if client else b"server finished"
-        return ks12.verify_data(self.suite.hash_name, self.master_secret, label, handshake_hash)
+        # = ks12.verify_data(hash, master_secret, label, handshake_hash), keyed once
+        return ks12.p_hash(self._keyed_prf(), label + handshake_hash, ks12.VERIFY_DATA_LEN)
 
     def check_finished(self, client: bool, handshake_hash: bytes, received: bytes) -> None:
         """Compare a received Finished in constant time.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from cryptography.hazmat.primitives import hashes, hmac
 
 from tlspipe.crypto.default import (
@@ -9,6 +10,7 @@ from tlspipe.crypto.default import (
     TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
     TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 )
+from tlspipe.errors import DecryptError
 from tlspipe.keys.tls12 import (
     export_keying_material,
     extended_master_secret,
@@ -150,3 +152,44 @@ def test_log_master_secret() -> None:
 
     log_master_secret(KL(), b"\x01" * 32, b"\x02" * 48)
     assert got == [("CLIENT_RANDOM", b"\x01" * 32, b"\x02" * 48)]
+
+
+def test_connection_secrets_keyed_once_same_values() -> None:
+    """ConnectionSecrets keys the PRF's HMAC once and splits the key block once; every value
+    it hands out equals the stand-alone functions', however often and in whatever order it
+    is asked (both directions, both Finished values, repeated)."""
+    from tlspipe.keys.tls12 import p_hash, prf_key
+    from tlspipe.record.deframer import Deframer
+    from tlspipe.tls12common import ConnectionSecrets
+
+    ms, cr, sr, h = b"\x07" * 48, b"\x01" * 32, b"\x02" * 32, b"\x06" * 32
+    for suite in (
+        TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    ):
+        keyed = prf_key(suite.hash_name, ms)
+        assert p_hash(keyed, b"key expansion" + sr + cr, 40) == prf(
+            suite.hash_name, ms, b"key expansion", sr + cr, 40
+        )
+        assert p_hash(keyed, b"x", 1) == prf(suite.hash_name, ms, b"x", b"", 1)  # unchanged
+        cs = ConnectionSecrets(suite, ms, cr, sr, True)
+        for _ in range(2):
+            for client in (True, False):
+                label = b"client finished" if client else b"server finished"
+                assert cs.verify_data(client, h) == verify_data(suite.hash_name, ms, label, h)
+        ck, sk, civ, siv = key_block(suite, ms, cr, sr)
+        seed = key_block_explicit_nonce_seed(suite, ms, cr, sr)
+        assert cs._keys() == (ck, sk, civ, siv, seed)
+        assert cs._keys() is cs._keys()  # split once
+        assert "07" * 8 not in repr(cs)
+        # a record each direction seals opens with that direction's decrypter, not the other's
+        for client in (True, False):
+            wire = cs.encrypter(client).encrypt(23, b"hello", 5)
+            d = Deframer()
+            d.feed(wire)
+            rec = d.pop()
+            assert rec is not None
+            assert cs.decrypter(client).decrypt(rec, 5) == (23, b"hello")
+            with pytest.raises(DecryptError):
+                cs.decrypter(not client).decrypt(rec, 5)

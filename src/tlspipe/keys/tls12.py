@@ -27,9 +27,14 @@ __all__ = [
     "extended_master_secret",
     "key_block",
     "key_block_explicit_nonce_seed",
+    "key_block_len",
+    "key_block_seed",
     "log_master_secret",
     "master_secret",
+    "p_hash",
     "prf",
+    "prf_key",
+    "split_key_block",
     "verify_data",
 ]
 
@@ -48,18 +53,36 @@ def prf(hash_name: str, secret: bytes, label: bytes, seed: bytes, length: int) -
     Raises:
         InternalError: unknown hash name (a bug).
     """
-    base = hmac.HMAC(secret, hash_algorithm(hash_name))
-    full_seed = label + seed
-    out = bytearray()
+    return p_hash(prf_key(hash_name, secret), label + seed, length)
+
+
+def prf_key(hash_name: str, secret: bytes) -> hmac.HMAC:
+    """The HMAC keyed with ``secret`` that :func:`p_hash` copies for every block: several
+    PRF outputs under one secret (key block, both Finished values) key it once.
+
+    Raises:
+        InternalError: unknown hash name (a bug).
+    """
+    return hmac.HMAC(secret, hash_algorithm(hash_name))
+
+
+def p_hash(keyed: hmac.HMAC, full_seed: bytes, length: int) -> bytes:
+    """P_hash(secret, ``full_seed``) (RFC 5246 §5) with ``keyed`` = :func:`prf_key` of the
+    secret (left unchanged); ``full_seed`` is label + seed.
+
+    Raises:
+        Nothing.
+    """
+    out = b""
     a = full_seed
     while len(out) < length:
-        h = base.copy()
+        h = keyed.copy()
         h.update(a)
         a = h.finalize()
-        h = base.copy()
+        h = keyed.copy()
         h.update(a + full_seed)
         out += h.finalize()
-    return bytes(out[:length])
+    return out if len(out) == length else out[:length]
 
 
 def master_secret(
@@ -92,16 +115,56 @@ def extended_master_secret(hash_name: str, pre_master_secret: bytes, session_has
     )
 
 
-def _key_block_bytes(
-    suite: Tls12CipherSuite, ms: bytes, client_random: bytes, server_random: bytes
-) -> tuple[bytes, int]:
-    klen, ivlen = suite.aead.key_len, suite.fixed_iv_len
-    used = 2 * klen + 2 * ivlen
-    # key_block = PRF(master_secret, "key expansion", server_random + client_random)
-    block = prf(
-        suite.hash_name, ms, b"key expansion", server_random + client_random, used + _GCM_SEED_LEN
+def key_block_len(suite: Tls12CipherSuite) -> int:
+    """Key block bytes an AEAD suite uses: both keys, both IVs and the 8-byte explicit-nonce
+    seed.
+
+    Raises:
+        Nothing.
+    """
+    return 2 * suite.aead.key_len + 2 * suite.fixed_iv_len + _GCM_SEED_LEN
+
+
+def key_block_seed(client_random: bytes, server_random: bytes) -> bytes:
+    """label + seed of the key block PRF: "key expansion" + server_random + client_random
+    (RFC 5246 §6.3).
+
+    Raises:
+        Nothing.
+    """
+    return b"key expansion" + server_random + client_random
+
+
+def split_key_block(
+    suite: Tls12CipherSuite, block: bytes
+) -> tuple[bytes, bytes, bytes, bytes, bytes]:
+    """``(client_write_key, server_write_key, client_write_IV, server_write_IV,
+    explicit_nonce_seed)`` out of :func:`key_block_len` bytes of key block.
+
+    Raises:
+        Nothing.
+    """
+    k, iv = suite.aead.key_len, suite.fixed_iv_len
+    used = 2 * k + 2 * iv
+    return (
+        block[:k],
+        block[k : 2 * k],
+        block[2 * k : 2 * k + iv],
+        block[2 * k + iv : used],
+        block[used : used + _GCM_SEED_LEN],
     )
-    return block, used
+
+
+def _key_block_parts(
+    suite: Tls12CipherSuite, ms: bytes, client_random: bytes, server_random: bytes
+) -> tuple[bytes, bytes, bytes, bytes, bytes]:
+    # key_block = PRF(master_secret, "key expansion", server_random + client_random)
+    block = p_hash(
+        prf_key(suite.hash_name, ms),
+        key_block_seed(client_random, server_random),
+        key_block_len(suite),
+    )
+    return split_key_block(suite, block)
 
 
 def key_block(
@@ -113,14 +176,7 @@ def key_block(
     Raises:
         InternalError: unknown hash name (a bug).
     """
-    block, _ = _key_block_bytes(suite, ms, client_random, server_random)
-    k, iv = suite.aead.key_len, suite.fixed_iv_len
-    return (
-        block[:k],
-        block[k : 2 * k],
-        block[2 * k : 2 * k + iv],
-        block[2 * k + iv : 2 * k + 2 * iv],
-    )
+    return _key_block_parts(suite, ms, client_random, server_random)[:4]
 
 
 def key_block_explicit_nonce_seed(
@@ -133,8 +189,7 @@ def key_block_explicit_nonce_seed(
     Raises:
         InternalError: unknown hash name (a bug).
     """
-    block, used = _key_block_bytes(suite, ms, client_random, server_random)
-    return block[used : used + _GCM_SEED_LEN]
+    return _key_block_parts(suite, ms, client_random, server_random)[4]
 
 
 def verify_data(hash_name: str, ms: bytes, label: bytes, handshake_hash: bytes) -> bytes:
