@@ -232,3 +232,32 @@ def test_client_rejects_unsolicited_extensions(pki, ext):
     out = Duo(cc, server_config(pki), s_alter=rewrite_first_handshake(bad)).until_error()
     assert out.client is not None
     assert out.client.alert in (AD.unsupported_extension, AD.illegal_parameter)
+
+
+@pytest.mark.parametrize(("versions", "made"), [((V12,), 0), ((V13, V12), 1), ((V13,), 1)])
+def test_client_hello_key_pair_only_with_tls13(pki, monkeypatch, versions, made):
+    """A key share rides only in a ClientHello that offers TLS 1.3: a TLS 1.2-only client
+    makes no key pair for it (its ECDHE key comes after ServerKeyExchange)."""
+    from tlspipe.crypto import kx
+    from tlspipe.enums import NamedGroup
+    from tlspipe.msgs.hello import ClientHello
+    from tlspipe.msgs.message import decode_handshake
+
+    count = []
+    real = kx._X25519Active.__init__
+
+    def counting(self, group):
+        count.append(group)
+        real(self, group)
+
+    monkeypatch.setattr(kx._X25519Active, "__init__", counting)
+    cc = client_config(pki, versions=versions, kx_groups=(NamedGroup.x25519,))
+    client = tlspipe.ClientConnection(cc, "localhost")
+    assert len(count) == made
+    wire = client.write_tls()
+    ch = decode_handshake(wire[5:], tls13=True).body
+    assert isinstance(ch, ClientHello)
+    assert (ch.extensions.key_share is not None) == (V13 in versions)
+    d = Duo(cc, server_config(pki, versions=(V13, V12)))
+    d.handshake()  # and the handshake still works
+    assert d.client.protocol_version is versions[0]
