@@ -655,3 +655,43 @@ def test_external_psk_after_hrr(pki: Any) -> None:
     c, _, _ = connect(cc, sc)
     assert c.negotiated_key_exchange_group == NamedGroup.secp384r1
     assert c.peer_certificates is None
+
+
+def test_client_hello_binder_matches_independent_computation(pki: Any) -> None:
+    """The ClientHello is encoded once and its placeholder binders replaced in the bytes:
+    the binder on the wire is RFC 8446 §4.2.11.2's, recomputed here from the ticket's PSK
+    with ``cryptography`` alone over the wire bytes minus the binders vector."""
+    from cryptography.hazmat.primitives import hashes, hmac
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
+
+    def expand_label(secret: bytes, label: bytes, ctx: bytes) -> bytes:
+        full = b"tls13 " + label
+        info = (32).to_bytes(2, "big") + bytes((len(full),)) + full + bytes((len(ctx),)) + ctx
+        return HKDFExpand(hashes.SHA256(), 32, info).derive(secret)
+
+    store = RecordingStore()
+    cc = client_config(
+        pki, session_store=store, cipher_suites=(CipherSuite.TLS13_AES_128_GCM_SHA256,)
+    )
+    sc = server_config(pki)
+    connect(cc, sc)
+    ticket = store.tickets[NAME][-1]
+    c = tlspipe.ClientConnection(cc, NAME)
+    wire = c.write_tls()
+    raw = wire[5:]
+    ch = decode_handshake(raw, tls13=True).body
+    offer = ch.extensions.pre_shared_key  # type: ignore[union-attr]
+    assert offer is not None and offer.identities[0].identity == ticket.ticket
+    truncated = raw[: len(raw) - offer.binders_len()]
+    h = hashes.Hash(hashes.SHA256())
+    h.update(truncated)
+    early = HKDF.extract(hashes.SHA256(), bytes(32), ticket.secret)
+    empty = hashes.Hash(hashes.SHA256()).finalize()
+    binder_key = expand_label(early, b"res binder", empty)
+    mac = hmac.HMAC(expand_label(binder_key, b"finished", b""), hashes.SHA256())
+    mac.update(h.finalize())
+    assert offer.binders == (mac.finalize(),)
+    s = tlspipe.ServerConnection(sc)
+    feed(s, wire)
+    pump(c, s)
+    assert c.handshake_kind_resumed and s.handshake_kind_resumed and not c.is_handshaking

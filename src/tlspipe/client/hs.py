@@ -35,7 +35,6 @@ from ..msgs.hello import (
     HelloRetryRequest,
     ServerHello,
 )
-from ..msgs.message import encode_handshake
 from ..msgs.persist import Tls12ClientSessionValue
 from ..record.layer import PLAINTEXT_ENCRYPTER
 from ..tls13common import reject_unknown_extensions
@@ -194,8 +193,8 @@ def start_handshake(config: ClientConfig, server_name: str, cx: CommonState) -> 
     group = config.groups_[0]
     # A TLS 1.2-only ClientHello carries no key share: no key pair to make for it.
     share = group.start() if ProtocolVersion.TLSv1_3 in config.versions else None
-    ch = bind_psks(h, _client_hello(h, cx, share, None))
-    raw = encode_handshake(ch)
+    ch = _client_hello(h, cx, share, None)
+    raw = bind_psks(h, ch)
     h.transcript.add(raw)
     cx.send_handshake(raw)
     if h.early:
@@ -224,6 +223,7 @@ class ExpectServerHello:
     hello: HelloInput
     #: None when TLS 1.3 is not offered (then no TLS 1.3 ServerHello is accepted).
     share: ActiveKeyExchange | None
+    #: What we offered (its PSK binders, if any, are the zero placeholders).
     offered: ClientHello
     retry_suite: Tls13CipherSuite | None
 
@@ -287,9 +287,12 @@ class ExpectServerHello:
         tr.drop_buffer()
         tr.add(m.raw)
         cfg = h.config
-        sched = KeyScheduleEarly(
-            suite, psk.psk.psk if psk else None, keylog=cfg.key_log, client_random=h.random
-        )
+        # the PSK's early schedule from its binder, when it is for this very suite
+        sched = psk.psk.early if psk is not None and psk.psk.suite is suite else None
+        if sched is None:
+            sched = KeyScheduleEarly(
+                suite, psk.psk.psk if psk else None, keylog=cfg.key_log, client_random=h.random
+            )
         hs = sched.into_handshake(shared)
         th = tr.current_hash()
         client_hs = hs.client_handshake_traffic_secret(th)
@@ -374,8 +377,8 @@ class ExpectServerHello:
         # recomputed over message_hash + HelloRetryRequest + ClientHello2.
         h.psks = tuple(p for p in h.psks if p.suite.hash_name == suite.hash_name)
         ch = _client_hello(h, cx, share, ext.cookie)
-        ch2 = bind_psks(h, replace(ch, cipher_suites=self.offered.cipher_suites))
-        raw2 = encode_handshake(ch2)
+        ch2 = replace(ch, cipher_suites=self.offered.cipher_suites)
+        raw2 = bind_psks(h, ch2)
         tr.add(raw2)
         if h.config.middlebox_compat and not h.sent_ccs:
             cx.send_ccs()

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from ..conn import CommonState
 from ..crypto.provider import Tls13CipherSuite
 from ..enums import AlertDescription
-from ..errors import PeerMisbehaved
+from ..errors import InternalError, PeerMisbehaved
 from ..keys.tls13 import KeyScheduleEarly, resumption_psk
 from ..msgs.extensions import OfferedPsks, PskIdentity
 from ..msgs.handshake import NewSessionTicket13
@@ -74,6 +74,8 @@ class OfferedPsk:
     #: True for a resumption ticket ("res binder"), False for an external PSK ("ext binder").
     resumption: bool
     ticket: Tls13ClientSessionValue | None
+    #: The early key schedule of this PSK (under :attr:`suite`), made by :func:`bind_psks`.
+    early: KeyScheduleEarly | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,22 +169,35 @@ def offered_psks(psks: tuple[OfferedPsk, ...]) -> OfferedPsks | None:
     )
 
 
-def bind_psks(h: HelloInput, ch: ClientHello) -> ClientHello:
-    """``ch`` with correct PSK binders (RFC 8446 §4.2.11.2); unchanged without PSKs.
+def bind_psks(h: HelloInput, ch: ClientHello) -> bytes:
+    """The encoded ``ch`` with correct PSK binders (RFC 8446 §4.2.11.2); ``ch`` as it is
+    without PSKs.
+
+    ``ch`` carries placeholder binders of the right sizes (:func:`offered_psks`): it is
+    encoded once, the binders are computed over that encoding minus its binders vector
+    (the truncated ClientHello) and the real vector replaces the placeholder one.  Each
+    PSK's early key schedule is kept in :attr:`OfferedPsk.early` for the ServerHello.
 
     Raises:
         InternalError: the transcript cannot be hashed (a bug).
     """
-    if ch.extensions.pre_shared_key is None:
-        return ch
     raw = encode_handshake(ch)
-    truncated = raw[: len(raw) - ch.binders_suffix_len()]
+    offer = ch.extensions.pre_shared_key
+    if offer is None:
+        return raw
+    truncated = raw[: len(raw) - offer.binders_len()]
     binders = []
+    cfg = h.config
     for p in h.psks:
         th = h.transcript.hash_of_buffer_plus(truncated, p.suite.hash_name)
-        sched = KeyScheduleEarly(p.suite, p.psk)
+        sched = KeyScheduleEarly(p.suite, p.psk, keylog=cfg.key_log, client_random=h.random)
+        p.early = sched
         binders.append(sched.compute_binder(th, resumption=p.resumption))
-    return ch.with_binders(tuple(binders))
+    tail = bytearray()
+    OfferedPsks(offer.identities, tuple(binders)).encode_binders(tail)
+    if len(tail) != offer.binders_len():  # pragma: no cover - binders are hash-sized
+        raise InternalError("PSK binder length differs from its placeholder's")
+    return truncated + bytes(tail)
 
 
 def start_early_data(h: HelloInput, cx: CommonState) -> None:
@@ -200,7 +215,9 @@ def start_early_data(h: HelloInput, cx: CommonState) -> None:
     if cfg.middlebox_compat and not h.sent_ccs:
         cx.send_ccs()
         h.sent_ccs = True
-    sched = KeyScheduleEarly(p.suite, p.psk, keylog=cfg.key_log, client_random=h.random)
+    sched = p.early
+    if sched is None:  # pragma: no cover - bind_psks made it
+        sched = KeyScheduleEarly(p.suite, p.psk, keylog=cfg.key_log, client_random=h.random)
     secret = sched.client_early_traffic_secret(
         h.transcript.hash_of_buffer_plus(b"", p.suite.hash_name)
     )
