@@ -695,3 +695,56 @@ def test_client_hello_binder_matches_independent_computation(pki: Any) -> None:
     feed(s, wire)
     pump(c, s)
     assert c.handshake_kind_resumed and s.handshake_kind_resumed and not c.is_handshaking
+
+
+class CountingTicketer:
+    """A Ticketer that counts how often tickets are opened."""
+
+    def __init__(self, lifetime: int = 3600) -> None:
+        self.inner = tlspipe.Ticketer(lifetime=lifetime)
+        self.decrypts = 0
+
+    def enabled(self) -> bool:
+        return True
+
+    def lifetime(self) -> int:
+        return self.inner.lifetime()
+
+    def encrypt(self, plain: bytes) -> bytes | None:
+        return self.inner.encrypt(plain)
+
+    def decrypt(self, cipher: bytes) -> bytes | None:
+        self.decrypts += 1
+        return self.inner.decrypt(cipher)
+
+
+def test_stateless_ticket_opened_once_per_resumption(pki: Any, cc: tlspipe.ClientConfig) -> None:
+    """Choosing the suite by the PSK's hash and choosing the PSK share one opening."""
+    t = CountingTicketer()
+    sc = server_config(pki, ticketer=t)
+    connect(cc, sc)
+    t.decrypts = 0
+    c2, s2, _ = connect(cc, sc)
+    assert c2.handshake_kind_resumed and s2.handshake_kind_resumed
+    assert t.decrypts == 1
+
+
+def test_expired_stateless_ticket_server_side(pki: Any) -> None:
+    """A ticket that opens (its key is still current) but whose lifetime is over is
+    declined, also when its contents come from the suite-choosing peek."""
+    clock = Clock()
+    t = CountingTicketer(lifetime=60)
+    cc = client_config(pki)
+    sc = server_config(pki, ticketer=t, time=clock)
+    connect(cc, sc)
+    clock.now += dt.timedelta(seconds=61)
+    c = tlspipe.ClientConnection(cc, NAME)
+    hello = c.write_tls()
+    s = tlspipe.ServerConnection(sc)
+    feed(s, hello)
+    offer = decode_handshake(hello[5:], tls13=True).body.extensions.pre_shared_key  # type: ignore[union-attr]
+    assert offer is not None  # the client's clock did not move: it offers the ticket
+    assert t.inner.decrypt(offer.identities[0].identity) is not None  # and it still opens
+    assert not s.handshake_kind_resumed
+    pump(c, s)
+    assert not c.is_handshaking and not c.handshake_kind_resumed

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import logging
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from ..conn import CommonState, Message, State, expect_handshake
 from ..crypto.provider import KxGroup, Signer, Tls13CipherSuite
@@ -30,6 +31,9 @@ from ..msgs.hello import ClientHello, HelloRetryRequest
 from ..msgs.message import encode_handshake
 from .config import ServerConfig
 from .stores import ClientHelloInfo
+
+if TYPE_CHECKING:
+    from .resume13 import PskPeek
 
 __all__ = ["ExpectClientHello", "Retry"]
 
@@ -83,6 +87,8 @@ class Selection:
     signer: Signer | None
     alpn: bytes | None
     sni: str | None
+    #: The PSK looked at to choose the suite, handed on to resume13.choose_psk.
+    psk_peek: PskPeek | None = None
 
 
 def _choose_version(cfg: ServerConfig, ch: ClientHello) -> ProtocolVersion:
@@ -126,11 +132,13 @@ def _select13(cfg: ServerConfig, ch: ClientHello, retry: Retry | None) -> Select
     )
     if suite is None:
         raise PeerIncompatible("no TLS 1.3 cipher suite in common")
+    peek = None
     if ext.pre_shared_key is not None:
         # Prefer a suite with the hash of the PSK we would accept (RFC 8446 §4.2.11).
-        from .resume13 import preferred_psk_hash
+        from .resume13 import peek_psk
 
-        want = preferred_psk_hash(cfg, ch)
+        peek = peek_psk(cfg, ch)
+        want = peek.hash_name if peek is not None else None
         if want is not None and suite.hash_name != want:
             suite = next(
                 (
@@ -205,7 +213,7 @@ def _select13(cfg: ServerConfig, ch: ClientHello, retry: Retry | None) -> Select
             raise PeerIncompatible(
                 "no ALPN protocol in common", AlertDescription.no_application_protocol
             )
-    return Selection(suite, group, client_share, ck, signer, alpn, sni)
+    return Selection(suite, group, client_share, ck, signer, alpn, sni, peek)
 
 
 def _check_quic_hello(cx: CommonState, ch: ClientHello, sel: Selection) -> None:

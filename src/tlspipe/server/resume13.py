@@ -56,10 +56,12 @@ if TYPE_CHECKING:
 __all__ = [
     "AGE_TOLERANCE_MS",
     "AcceptedPsk",
+    "PskPeek",
     "ReplayFilter",
     "choose_psk",
     "early_data_allowed",
     "emit_tickets",
+    "peek_psk",
     "preferred_psk_hash",
 ]
 
@@ -139,6 +141,23 @@ class AcceptedPsk:
     #: |client's ticket age − ours| in milliseconds (resumption PSKs).
     age_skew_ms: float
     identity: bytes = field(repr=False)
+    #: The early key schedule the binder was checked with (reused for the handshake).
+    early: KeyScheduleEarly | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class PskPeek:
+    """The first offered PSK the server could use, as :func:`peek_psk` found it (nothing
+    consumed): its hash picks the cipher suite, and a stateless ticket's opened contents
+    are handed on to :func:`choose_psk`, which then need not decrypt and decode it again.
+    """
+
+    hash_name: str
+    index: int
+    identity: bytes = field(repr=False)
+    #: The stateless ticket's contents; None for an external or a stateful PSK (those are
+    #: looked up again: a stateful ticket must be taken, single use).
+    value: Tls13ServerSessionValue | None = field(repr=False)
 
 
 def _now_ms(cfg: ServerConfig) -> float:
@@ -170,10 +189,12 @@ def choose_psk(
     tr: Transcript,
     suite: Tls13CipherSuite,
     sni: str | None,
+    peek: PskPeek | None = None,
 ) -> AcceptedPsk | None:
     """Pick the first usable PSK the client offers and verify its binder (RFC 8446 §4.2.11).
 
     ``tr`` is the transcript before this ClientHello (empty, or message_hash + HRR).
+    ``peek`` is :func:`peek_psk`'s result for this ClientHello, if it was called.
 
     Returns:
         The accepted PSK, or None for a full handshake.
@@ -209,12 +230,20 @@ def choose_psk(
                 age_skew_ms=0.0,
                 identity=ident.identity,
             )
-            _check_binder(ch, ch_raw, tr, suite, accepted, offer.binders[index], resumption=False)
+            _check_binder(cfg, ch, ch_raw, tr, suite, accepted, offer.binders[index], False)
             return accepted
-        opened = _open_ticket(cfg, ident.identity)
-        if opened is None:
-            continue
-        value, stateless = opened
+        if (
+            peek is not None
+            and peek.value is not None
+            and peek.index == index
+            and peek.identity == ident.identity
+        ):
+            value, stateless = peek.value, True
+        else:
+            opened = _open_ticket(cfg, ident.identity)
+            if opened is None:
+                continue
+            value, stateless = opened
         created_ms = value.created_at * 1000.0
         lifetime_ms = min(value.lifetime, MAX_TICKET_LIFETIME) * 1000.0
         client_age = (ident.obfuscated_ticket_age - value.age_add) % (1 << 32)
@@ -239,15 +268,25 @@ def choose_psk(
             age_skew_ms=abs((now_ms - created_ms) - client_age),
             identity=ident.identity,
         )
-        _check_binder(ch, ch_raw, tr, suite, accepted, offer.binders[index], resumption=True)
+        _check_binder(cfg, ch, ch_raw, tr, suite, accepted, offer.binders[index], True)
         return accepted
     return None
 
 
 def preferred_psk_hash(cfg: ServerConfig, ch: ClientHello) -> str | None:
-    """The hash of the first offered PSK we could use, looked at without consuming it, so
-    that the cipher suite can be chosen to match it (RFC 8446 §4.2.11: the suite's hash must
-    be the PSK's).
+    """The hash of the first offered PSK we could use (see :func:`peek_psk`).
+
+    Raises:
+        Nothing.
+    """
+    peek = peek_psk(cfg, ch)
+    return None if peek is None else peek.hash_name
+
+
+def peek_psk(cfg: ServerConfig, ch: ClientHello) -> PskPeek | None:
+    """The first offered PSK we could use, looked at without consuming it, so that the
+    cipher suite can be chosen to match its hash (RFC 8446 §4.2.11: the suite's hash must
+    be the PSK's); pass it on to :func:`choose_psk`.
 
     Raises:
         Nothing.
@@ -257,16 +296,18 @@ def preferred_psk_hash(cfg: ServerConfig, ch: ClientHello) -> str | None:
     modes = ext.psk_key_exchange_modes
     if offer is None or modes is None or PskKeyExchangeMode.psk_dhe_ke not in modes:
         return None
-    externals = {p.identity: p for p in cfg.external_psks}
+    externals = {p.identity: p for p in cfg.external_psks} if cfg.external_psks else {}
     ticketer = cfg.ticketer
     storage = cfg.session_storage
-    for ident in offer.identities:
+    for index, ident in enumerate(offer.identities):
         ext_psk = externals.get(ident.identity)
         if ext_psk is not None:
-            return ext_psk.hash
+            return PskPeek(ext_psk.hash, index, ident.identity, None)
         plain = None
+        stateless = False
         if ticketer is not None and ticketer.enabled():
             plain = ticketer.decrypt(ident.identity)
+            stateless = plain is not None
         if plain is None and storage.can_cache():
             plain = storage.get(TLS13_KEY_PREFIX + ident.identity)
         if plain is None:
@@ -277,25 +318,27 @@ def preferred_psk_hash(cfg: ServerConfig, ch: ClientHello) -> str | None:
             continue
         orig = next((s for s in cfg.suites_ if int(s.suite) == value.suite), None)
         if isinstance(orig, Tls13CipherSuite):
-            return orig.hash_name
+            return PskPeek(orig.hash_name, index, ident.identity, value if stateless else None)
     return None
 
 
 def _check_binder(
+    cfg: ServerConfig,
     ch: ClientHello,
     ch_raw: bytes,
     tr: Transcript,
     suite: Tls13CipherSuite,
     accepted: AcceptedPsk,
     binder: bytes,
-    *,
     resumption: bool,
 ) -> None:
     truncated = ch_raw[: len(ch_raw) - ch.binders_suffix_len()]
     th = tr.hash_of_buffer_plus(truncated, suite.hash_name)
-    expected = KeyScheduleEarly(suite, accepted.psk).compute_binder(th, resumption=resumption)
+    early = KeyScheduleEarly(suite, accepted.psk, keylog=cfg.key_log, client_random=ch.random)
+    expected = early.compute_binder(th, resumption=resumption)
     if not hmac.compare_digest(expected, binder):
         raise PeerMisbehaved("PSK binder is incorrect", AlertDescription.decrypt_error)
+    accepted.early = early
 
 
 def early_data_allowed(

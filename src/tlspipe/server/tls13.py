@@ -124,7 +124,7 @@ def emit_first_flight(
     suite = sel.suite
     assert sel.client_share is not None  # _select13 guarantees it; not peer input
     retried = tr.hash_name is not None
-    accepted = choose_psk(cfg, ch, ch_raw, tr, suite, sel.sni)
+    accepted = choose_psk(cfg, ch, ch_raw, tr, suite, sel.sni, sel.psk_peek)
     if accepted is None and (sel.certified_key is None or sel.signer is None):
         raise PeerIncompatible("no certificate and no usable PSK for this client")
     early = early_data_allowed(cfg, ch, accepted, suite, sel.alpn, retried)
@@ -145,12 +145,14 @@ def emit_first_flight(
     tr.start_hash(suite.hash_name)
     tr.drop_buffer()
     tr.add(ch_raw)
-    schedule = KeyScheduleEarly(
-        suite,
-        accepted.psk if accepted is not None else None,
-        keylog=cfg.key_log,
-        client_random=ch.random,
-    )
+    schedule = accepted.early if accepted is not None else None  # the binder's
+    if schedule is None:
+        schedule = KeyScheduleEarly(
+            suite,
+            accepted.psk if accepted is not None else None,
+            keylog=cfg.key_log,
+            client_random=ch.random,
+        )
     early_secret = schedule.client_early_traffic_secret(tr.current_hash()) if early else None
     _send(cx, tr, sh)
     if ch.legacy_session_id and not sent_ccs:
