@@ -378,3 +378,54 @@ def test_tls12_and_tls13_sessions_use_separate_key_spaces(pki):
     assert store.keys
     assert all(k.startswith((b"tls12/", b"tls13/")) for k in store.keys)
     assert {k[:6] for k in store.keys} == {b"tls12/", b"tls13/"}
+
+
+def _both(cls, data):
+    """(fast decode, Reader-based decode) of ``data``: a value or the DecodeError type."""
+    out = []
+    for fn in (cls.decode, cls._decode_checked):
+        try:
+            out.append(fn(data))
+        except DecodeError:
+            out.append(DecodeError)
+    return out
+
+
+SERVER_VALUES = [
+    v for v in VALUES if isinstance(v, (Tls12ServerSessionValue, Tls13ServerSessionValue))
+] + [
+    Tls12ServerSessionValue(0xC02B, b"m" * 48, True, "a.example", None, (), 2**63),
+    Tls13ServerSessionValue(0x1301, b"p" * 32, b"h2", None, 1, 2**32 - 1, 3, 0, ()),
+    Tls13ServerSessionValue(0x1301, b"p", b"x" * 255, "y" * 255, 0, 0, 0, 0, (b"c" * 300,) * 3),
+]
+
+
+@pytest.mark.parametrize("value", SERVER_VALUES, ids=lambda v: type(v).__name__)
+def test_server_value_fast_decode_agrees(value):
+    """The servers' one-pass decoders give what the Reader-based ones give: the value, or
+    DecodeError for every truncation and a flip of every bit."""
+    cls = type(value)
+    enc = value.encode()
+    assert _both(cls, enc) == [value, value]
+    for cut in range(len(enc)):
+        assert _both(cls, enc[:cut]) == [DecodeError, DecodeError]
+    for pos in range(len(enc)):
+        for bit in range(8):
+            flipped = bytearray(enc)
+            flipped[pos] ^= 1 << bit
+            a, b = _both(cls, bytes(flipped))
+            assert a == b
+    assert _both(cls, bytearray(enc)) == [value, value]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.binary(max_size=200),
+    which=st.sampled_from([Tls12ServerSessionValue, Tls13ServerSessionValue]),
+    fmt=st.booleans(),
+)
+def test_server_value_fast_decode_agrees_on_garbage(data, which, fmt):
+    if fmt:  # mostly past the format byte
+        data = bytes([0x21 if which is Tls12ServerSessionValue else 0x41]) + data
+    a, b = _both(which, data)
+    assert a == b

@@ -24,6 +24,7 @@ Imports only ``errors``, ``enums`` and ``msgs.codec``.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 from typing import Self
 
@@ -100,6 +101,52 @@ def _get_chain(r: Reader, what: str) -> tuple[bytes, ...]:
     return tuple(r.vec24(1, 0xFFFFFF, what) for _ in range(n))
 
 
+# -- fast paths for the values a server decodes once per resumption ---------------------------
+# They accept exactly what the Reader-based decoders accept and return the same values; on
+# anything unusual they give up (``_Slow``, or an IndexError / struct.error / ValueError from
+# reading past the end) and the caller runs the Reader-based decoder, which then raises the
+# usual DecodeError (tests compare both on garbage and bit flips).
+class _Slow(Exception):
+    pass
+
+
+_QIIIH = struct.Struct("!QIIIH")
+_HQ = struct.Struct("!HQ")
+
+
+def _fast_opt8(b: bytes, p: int) -> tuple[bytes | None, int]:
+    """``_get_opt8(r, 1, ...)`` at ``p``: (value, next position)."""
+    flag = b[p]
+    if flag == 0:
+        return None, p + 1
+    n = b[p + 1]
+    end = p + 2 + n
+    if flag != 1 or n < 1 or end > len(b):
+        raise _Slow
+    return b[p + 2 : end], end
+
+
+def _fast_chain(b: bytes, p: int, n: int) -> tuple[bytes, ...]:
+    """``_get_chain``'s entries (``n`` of them, count already read) up to the very end."""
+    if n == 0:
+        if p != len(b):
+            raise _Slow
+        return ()
+    if n > 64:
+        raise _Slow
+    out = []
+    for _ in range(n):
+        ln = int.from_bytes(b[p : p + 3], "big")
+        end = p + 3 + ln
+        if ln < 1 or end > len(b):
+            raise _Slow
+        out.append(b[p + 3 : end])
+        p = end
+    if p != len(b):
+        raise _Slow
+    return tuple(out)
+
+
 def _get_bool(r: Reader, what: str) -> bool:
     v = r.u8()
     if v > 1:
@@ -148,6 +195,30 @@ class Tls12ServerSessionValue:
         Raises:
             DecodeError: wrong format byte, malformed or trailing bytes.
         """
+        b = data if type(data) is bytes else bytes(data)
+        try:
+            if b[0] != TLS12_SERVER_V1 or b[3] != 48 or b[52] > 1:
+                raise _Slow
+            suite = (b[1] << 8) | b[2]
+            ms = b[4:52]
+            sni_raw, p = _fast_opt8(b, 53)
+            sni = None if sni_raw is None else sni_raw.decode("ascii")
+            alpn, p = _fast_opt8(b, p)
+            n = (b[p] << 8) | b[p + 1]
+            if n == 0:
+                created = _HQ.unpack_from(b, p)[1]
+                if p + 10 != len(b):
+                    raise _Slow
+                chain: tuple[bytes, ...] = ()
+            else:  # the chain comes before created_at: let the Reader do it
+                raise _Slow
+            return cls(suite, ms, b[52] == 1, sni, alpn, chain, created)
+        except (_Slow, IndexError, struct.error, ValueError):
+            pass
+        return cls._decode_checked(b)
+
+    @classmethod
+    def _decode_checked(cls, data: bytes | bytearray | memoryview) -> Self:
         w = "Tls12ServerSessionValue"
         r = _start(data, TLS12_SERVER_V1, w)
         suite = r.u16()
@@ -279,6 +350,28 @@ class Tls13ServerSessionValue:
         Raises:
             DecodeError: wrong format byte, malformed or trailing bytes.
         """
+        b = data if type(data) is bytes else bytes(data)
+        try:
+            n = b[3]
+            if b[0] != TLS13_SERVER_V1 or n < 1:
+                raise _Slow
+            suite = (b[1] << 8) | b[2]
+            p = 4 + n
+            secret = b[4:p]
+            if len(secret) != n:
+                raise _Slow
+            alpn, p = _fast_opt8(b, p)
+            sni_raw, p = _fast_opt8(b, p)
+            sni = None if sni_raw is None else sni_raw.decode("ascii")
+            created, age_add, lifetime, max_early, count = _QIIIH.unpack_from(b, p)
+            chain = _fast_chain(b, p + 22, count)
+            return cls(suite, secret, alpn, sni, created, age_add, lifetime, max_early, chain)
+        except (_Slow, IndexError, struct.error, ValueError):
+            pass
+        return cls._decode_checked(b)
+
+    @classmethod
+    def _decode_checked(cls, data: bytes | bytearray | memoryview) -> Self:
         w = "Tls13ServerSessionValue"
         r = _start(data, TLS13_SERVER_V1, w)
         suite = r.u16()
