@@ -372,13 +372,15 @@ def _resume(
         session_ticket=neg.send_ticket,
         alpn=cx.alpn_protocol,
     )
-    _send(cx, tr, _server_hello(ch, neg, sh_ext))
+    raw_sh = encode_handshake(_server_hello(ch, neg, sh_ext))
+    tr.add(raw_sh)
     secrets = ConnectionSecrets(
         suite, session.master_secret, neg.client_random, neg.server_random, True
     )
     secrets.log(cfg.key_log)
-    if neg.send_ticket:
-        _send_ticket(cx, cfg, tr, session)
+    raw_nst = _ticket_message(cfg, session) if neg.send_ticket else b""
+    tr.add(raw_nst)
+    cx.send_handshake(raw_sh + raw_nst)  # one plaintext record for both
     cx.send_ccs()
     secrets.install_encrypter(cx, client=False)
     _send(cx, tr, Finished(verify_data=secrets.verify_data(False, tr.current_hash())))
@@ -389,15 +391,25 @@ def _resume(
     )  # fmt: skip
 
 
+def _ticket_message(cfg: ServerConfig, session: Tls12ServerSessionValue) -> bytes:
+    """The encoded NewSessionTicket sealing ``session`` (b"" without a ticketer)."""
+    ticketer = cfg.ticketer
+    if ticketer is None:
+        return b""
+    ticket = ticketer.encrypt(session.encode()) or b""
+    # An empty ticket says "no ticket this time" (RFC 5077 §3.3).
+    return encode_handshake(
+        NewSessionTicket12(ticket_lifetime_hint=ticketer.lifetime(), ticket=ticket)
+    )
+
+
 def _send_ticket(
     cx: CommonState, cfg: ServerConfig, tr: Transcript, session: Tls12ServerSessionValue
 ) -> None:
-    ticketer = cfg.ticketer
-    if ticketer is None:
-        return
-    ticket = ticketer.encrypt(session.encode()) or b""
-    # An empty ticket says "no ticket this time" (RFC 5077 §3.3).
-    _send(cx, tr, NewSessionTicket12(ticket_lifetime_hint=ticketer.lifetime(), ticket=ticket))
+    raw = _ticket_message(cfg, session)
+    if raw:
+        tr.add(raw)
+        cx.send_handshake(raw)
 
 
 @dataclass(slots=True, kw_only=True)
