@@ -748,3 +748,22 @@ def test_expired_stateless_ticket_server_side(pki: Any) -> None:
     assert not s.handshake_kind_resumed
     pump(c, s)
     assert not c.is_handshaking and not c.handshake_kind_resumed
+
+
+def test_tickets_share_one_record(pki: Any) -> None:
+    """Several NewSessionTickets go out in one record; the client keeps each of them."""
+    store = RecordingStore()
+    cc = client_config(pki, session_store=store)
+    sc = server_config(pki, ticketer=tlspipe.Ticketer(), send_tls13_tickets=3)
+    c = tlspipe.ClientConnection(cc, NAME)
+    s = tlspipe.ServerConnection(sc)
+    feed(s, c.write_tls())  # ClientHello
+    feed(c, s.write_tls())  # the server's flight
+    feed(s, c.write_tls())  # the client's Finished
+    assert not s.is_handshaking
+    out = s.write_tls()
+    assert out[0] == ContentType.application_data  # protected handshake record
+    assert 5 + int.from_bytes(out[3:5], "big") == len(out)  # exactly one record
+    feed(c, out)
+    assert len(store.tickets[NAME]) == 3
+    assert len({t.ticket for t in store.tickets[NAME]}) == 3

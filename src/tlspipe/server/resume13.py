@@ -412,7 +412,7 @@ def emit_tickets(
         MAX_TICKET_LIFETIME,
     )
     created = int(cfg.time().timestamp())
-    sent = 0
+    out: list[bytes] = []
     for i in range(count):
         nonce = struct.pack("!Q", i)
         age_add = int.from_bytes(rand(4), "big")
@@ -445,8 +445,10 @@ def emit_tickets(
                 early_data=cfg.max_early_data_size if cfg.max_early_data_size else None
             ),
         )
-        cx.send_handshake(encode_handshake(nst))
-        sent += 1
+        out.append(encode_handshake(nst))
+    sent = len(out)
+    if out:
+        cx.send_handshake(b"".join(out))  # one record for all (QUIC: one CRYPTO write)
     _log.debug("server sent %d tickets (%s)", sent, "stateless" if stateless else "stateful")
     return sent
 
