@@ -71,3 +71,24 @@ def test_bench_quick_produces_every_row_and_json(tmp_path: Path) -> None:
         row = next(r for r in data["rows"] if r["key"] == key)
         assert row["tlspipe"] is not None
     assert data["meta"]["quick"] is True
+
+
+def test_profile_resumed_rows_run() -> None:
+    """``python -m benchmarks.profile --resumed ROW`` profiles resumed handshakes of each
+    resumption row (it raises if one did not resume) and reports calls per pair."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT), str(ROOT / "src"), env.get("PYTHONPATH", "")) if p
+    )
+    for row in ("tls13-ticket", "tls12-session-id", "tls12-ticket"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "benchmarks.profile", "--resumed", row, "--handshakes", "5"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=100,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert f"resumed {row}:" in proc.stdout
+        assert "function calls per handshake pair" in proc.stdout
