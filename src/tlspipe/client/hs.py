@@ -120,26 +120,41 @@ class HelloInput:
     early: bool = False
 
 
+# (verifier's schemes, TLS 1.3 only) → the signature_algorithms we offer (bounded).
+_SCHEMES: dict[tuple[tuple[int, ...], bool], tuple[int, ...]] = {}
+
+
+def _offered_schemes(cfg: ClientConfig, tls13_only: bool) -> tuple[int, ...]:
+    # Asked of the verifier every handshake (a custom verifier may change its answer).
+    supported = tuple(cfg.verifier_.supported_verify_schemes())
+    key = (supported, tls13_only)
+    hit = _SCHEMES.get(key)
+    if hit is None:
+        hit = tuple(int(s) for s in supported)
+        if tls13_only:
+            hit = tls13_schemes(hit)
+        if len(_SCHEMES) >= 32:
+            _SCHEMES.clear()
+        _SCHEMES[key] = hit
+    return hit
+
+
 def _client_hello(
     h: HelloInput, cx: CommonState, share: ActiveKeyExchange, cookie: bytes | None
 ) -> ClientHello:
     cfg = h.config
-    versions = cfg.versions
-    offers13 = ProtocolVersion.TLSv1_3 in versions
-    offers12 = ProtocolVersion.TLSv1_2 in versions
-    schemes = tuple(int(s) for s in cfg.verifier_.supported_verify_schemes())
-    if not offers12:
-        schemes = tls13_schemes(schemes)
+    offers13, offers12, groups, versions, suites = cfg.hello_lists_
+    schemes = _offered_schemes(cfg, not offers12)
     sni = None
     if cfg.enable_sni and not h.server_name.is_ip:
         sni = h.server_name.text.encode("ascii")
         cx.sni = h.server_name.text
     ext = ClientExtensions(
         server_name=sni,
-        supported_groups=tuple(int(g.name) for g in cfg.groups_),
+        supported_groups=groups,
         signature_algorithms=schemes,
         alpn=cfg.alpn_protocols or None,
-        supported_versions=tuple(int(v) for v in versions) if offers13 else None,
+        supported_versions=versions if offers13 else None,
         key_share=(KeyShareEntry(int(share.group), share.public),) if offers13 else None,
         psk_key_exchange_modes=(PskKeyExchangeMode.psk_dhe_ke,) if offers13 else None,
         cookie=cookie,
@@ -160,7 +175,7 @@ def _client_hello(
         legacy_version=ProtocolVersion.TLSv1_2,
         random=h.random,
         legacy_session_id=h.session_id,
-        cipher_suites=tuple(int(s.suite) for s in cfg.suites_),
+        cipher_suites=suites,
         legacy_compression_methods=bytes((CompressionMethod.null,)),
         extensions=ext,
     )

@@ -78,6 +78,10 @@ class Reader:
         self._pos = end = self._end
         return self._buf[pos:end]
 
+    def peek_rest(self) -> bytes:
+        """Every remaining octet, without consuming them."""
+        return self._buf[self._pos : self._end]
+
     # -- primitives --------------------------------------------------------------------------
     def take(self, n: int) -> bytes:
         """Take exactly ``n`` octets."""
