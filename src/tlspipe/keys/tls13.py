@@ -38,6 +38,7 @@ from ..crypto.hashing import (
     hash_len,
     hash_of,
     hkdf_expand,
+    hkdf_expand_two,
     hkdf_expander,
     hkdf_extract,
     hmac_sign,
@@ -188,11 +189,15 @@ def traffic_keys(suite: Tls13CipherSuite, secret: bytes) -> tuple[bytes, bytes]:
     Raises:
         InternalError: bad arguments (a bug).
     """
-    expand = hkdf_expander(suite.hash_name, secret)  # keyed once for both
-    return (
-        _expand_label(expand, b"key", b"", suite.aead.key_len),
-        _expand_label(expand, b"iv", b"", 12),
-    )
+    key_len = suite.aead.key_len
+    key_info = _LABELS.get((b"key", b"", key_len))
+    if key_info is None:
+        key_info = hkdf_label(b"key", b"", key_len)
+    iv_info = _LABELS.get((b"iv", b"", 12))
+    if iv_info is None:
+        iv_info = hkdf_label(b"iv", b"", 12)
+    # one keyed HMAC for both
+    return hkdf_expand_two(suite.hash_name, secret, key_info, key_len, iv_info, 12)
 
 
 def next_traffic_secret(hash_name: str, secret: bytes) -> bytes:
