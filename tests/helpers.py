@@ -142,10 +142,12 @@ class Rec:
         return Record(self.typ, self.version, self.payload).encode()
 
 
-def split_messages(rec: Rec) -> list[Rec]:
-    """A protected handshake record holding several whole handshake messages (a coalesced
-    flight) as one :class:`Rec` per message; any other record as it is."""
-    if not rec.encrypted or rec.typ != ContentType.handshake:
+def split_messages(rec: Rec, *, plaintext: bool = False) -> list[Rec]:
+    """A handshake record holding several whole handshake messages (a coalesced flight) as
+    one :class:`Rec` per message; any other record as it is.  Records the wiretap could not
+    open are split only when ``plaintext`` says they are not protected (before the sender's
+    ChangeCipherSpec)."""
+    if rec.typ != ContentType.handshake or not (rec.encrypted or plaintext):
         return [rec]
     payload = rec.payload
     cuts = [0]
@@ -339,6 +341,9 @@ class Pair:
         self.alerts: dict[str, list[tuple[int, int]]] = {CLIENT: [], SERVER: []}
         self.records: dict[str, list[Rec]] = {CLIENT: [], SERVER: []}
         self.backlog: dict[str, bytes] = {CLIENT: b"", SERVER: b""}
+        # senders whose ChangeCipherSpec went by (TLS 1.2: their handshake records are now
+        # protected, and opaque to the wiretap)
+        self.ccs_seen: set[str] = set()
 
     def __repr__(self) -> str:
         return f"Pair({self.client!r}, {self.server!r})"
@@ -375,7 +380,13 @@ class Pair:
             # One Rec per handshake message: a coalesced flight is observed (and, when
             # altered, re-protected) message by message, as if sent one per record
             # (``split=False``: record by record, as on the wire).
-            parts = split_messages(opened) if split else [opened]
+            if opened.typ == ContentType.change_cipher_spec:
+                self.ccs_seen.add(sender)
+            parts = (
+                split_messages(opened, plaintext=sender not in self.ccs_seen)
+                if split
+                else [opened]
+            )
             for rec in parts:
                 self._observe(sender, rec)
             if fn is None:
