@@ -108,10 +108,17 @@ def hkdf_label(label: bytes, context: bytes, length: int) -> bytes:
     cached = _LABELS.get(key)
     if cached is not None:
         return cached
-    full = b"tls13 " + label
-    if len(full) > 255 or len(context) > 255 or not 0 < length < 65536:
+    head = _HEADS.get((label, length))
+    if head is None:
+        full = b"tls13 " + label
+        if len(full) > 255 or not 0 < length < 65536:
+            raise InternalError("HKDF-Expand-Label argument out of range")
+        head = struct.pack("!HB", length, len(full)) + full
+        if len(_HEADS) < 256:
+            _HEADS[(label, length)] = head
+    if len(context) > 255:
         raise InternalError("HKDF-Expand-Label argument out of range")
-    out = struct.pack("!HB", length, len(full)) + full + bytes((len(context),)) + context
+    out = head + _OCTETS[len(context)] + context
     if (not context or context in _EMPTY_HASHES) and len(_LABELS) < 256:
         _LABELS[key] = out  # fixed labels ("key", "iv", "finished", "derived", ...)
     return out
@@ -119,6 +126,9 @@ def hkdf_label(label: bytes, context: bytes, length: int) -> bytes:
 
 # Encoded HkdfLabels whose context is empty or Hash(""): the same few every handshake.
 _LABELS: dict[tuple[bytes, bytes, int], bytes] = {}
+# (label, length) → the HkdfLabel up to its context (uint16 length, the full label).
+_HEADS: dict[tuple[bytes, int], bytes] = {}
+_OCTETS = tuple(bytes((i,)) for i in range(256))
 _EMPTY_HASHES = frozenset(hash_of(h, b"") for h in ("sha256", "sha384"))
 _HASH_LEN = {"sha256": 32, "sha384": 48}
 # hash name → (early secret, its "derived" secret) for a handshake without a PSK (public).

@@ -109,6 +109,26 @@ def _certificate_message(chain: tuple[bytes, ...], ocsp: bytes | None, sct: byte
     return raw
 
 
+# (server_name acknowledged, ALPN protocol, early_data accepted) → the encoded
+# EncryptedExtensions (not for QUIC, whose transport parameters vary): a handful per server.
+_EE_MSGS: dict[tuple[bool, bytes | None, bool], bytes] = {}
+
+
+def _encrypted_extensions(sni: bool, alpn: bytes | None, early: bool) -> bytes:
+    key = (sni, alpn, early)
+    raw = _EE_MSGS.get(key)
+    if raw is None:
+        raw = encode_handshake(
+            EncryptedExtensions(
+                extensions=ServerEncryptedExtensions(server_name=sni, alpn=alpn, early_data=early)
+            )
+        )
+        if len(_EE_MSGS) >= 64:
+            _EE_MSGS.clear()
+        _EE_MSGS[key] = raw
+    return raw
+
+
 def emit_first_flight(
     cx: CommonState,
     cfg: ServerConfig,
@@ -192,20 +212,23 @@ def emit_first_flight(
     # handshake its messages are coalesced into as few records as fit (RFC 8446 §5.1 allows
     # it; none spans a key change) instead of one record per message.
     flight: list[bytes] = []
-    _queue(
-        flight,
-        tr,
-        EncryptedExtensions(
-            extensions=ServerEncryptedExtensions(
-                server_name=sel.sni is not None,
-                alpn=sel.alpn,
-                early_data=early,
-                unknown=((ExtensionType.quic_transport_parameters, cx.quic.transport_params),)
-                if cx.quic is not None
-                else (),
-            )
-        ),
-    )
+    if cx.quic is None:
+        raw_ee = _encrypted_extensions(sel.sni is not None, sel.alpn, early)
+        tr.add(raw_ee)
+        flight.append(raw_ee)
+    else:
+        _queue(
+            flight,
+            tr,
+            EncryptedExtensions(
+                extensions=ServerEncryptedExtensions(
+                    server_name=sel.sni is not None,
+                    alpn=sel.alpn,
+                    early_data=early,
+                    unknown=((ExtensionType.quic_transport_parameters, cx.quic.transport_params),),
+                )
+            ),
+        )
     tickets = client_offers_psk_dhe(ch)
     if accepted is not None:
         # PSK handshake: no CertificateRequest, Certificate or CertificateVerify (§4.2.11).
