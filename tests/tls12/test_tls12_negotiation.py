@@ -20,7 +20,8 @@ from tls12_util import (
 import tlspipe
 from tlspipe.enums import AlertDescription as AD
 from tlspipe.enums import CipherSuite
-from tlspipe.msgs.hello import DOWNGRADE_TLS12
+from tlspipe.msgs.hello import DOWNGRADE_TLS12, ClientHello
+from tlspipe.msgs.message import decode_handshake
 
 
 def _server_random(d: Duo) -> bytes:
@@ -232,3 +233,16 @@ def test_client_rejects_unsolicited_extensions(pki, ext):
     out = Duo(cc, server_config(pki), s_alter=rewrite_first_handshake(bad)).until_error()
     assert out.client is not None
     assert out.client.alert in (AD.unsupported_extension, AD.illegal_parameter)
+
+
+def test_tls12_only_client_sends_no_key_share(pki):
+    """No TLS 1.3 offered: no key_share in the ClientHello, so no key pair made for it."""
+    c = tlspipe.ClientConnection(client_config(pki), "localhost")
+    data = c.write_tls()
+    ch = decode_handshake(data[5:], tls13=False).body
+    assert isinstance(ch, ClientHello)
+    assert ch.extensions.key_share is None
+    assert ch.extensions.supported_versions is None
+    d = Duo(client_config(pki), server_config(pki))
+    d.handshake()
+    assert d.client.protocol_version == V12

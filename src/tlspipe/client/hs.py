@@ -140,7 +140,7 @@ def _offered_schemes(cfg: ClientConfig, tls13_only: bool) -> tuple[int, ...]:
 
 
 def _client_hello(
-    h: HelloInput, cx: CommonState, share: ActiveKeyExchange, cookie: bytes | None
+    h: HelloInput, cx: CommonState, share: ActiveKeyExchange | None, cookie: bytes | None
 ) -> ClientHello:
     cfg = h.config
     offers13, offers12, groups, versions, suites = cfg.hello_lists_
@@ -155,7 +155,9 @@ def _client_hello(
         signature_algorithms=schemes,
         alpn=cfg.alpn_protocols or None,
         supported_versions=versions if offers13 else None,
-        key_share=(KeyShareEntry(int(share.group), share.public),) if offers13 else None,
+        key_share=(KeyShareEntry(int(share.group), share.public),)
+        if offers13 and share is not None
+        else None,
         psk_key_exchange_modes=(PskKeyExchangeMode.psk_dhe_ke,) if offers13 else None,
         cookie=cookie,
         status_request=True,
@@ -205,7 +207,8 @@ def start_handshake(config: ClientConfig, server_name: str, cx: CommonState) -> 
     if ProtocolVersion.TLSv1_3 in config.versions:
         h.psks, h.early = prepare_psks(config, name.text)
     group = config.groups_[0]
-    share = group.start()
+    # A key share only when TLS 1.3 is offered (TLS 1.2 makes its own at ClientKeyExchange).
+    share = group.start() if config.hello_lists_[0] else None
     ch = bind_psks(h, _client_hello(h, cx, share, None))
     raw = encode_handshake(ch)
     h.transcript.add(raw)
@@ -234,7 +237,7 @@ class ExpectServerHello:
     """Waiting for ServerHello (or HelloRetryRequest, once)."""
 
     hello: HelloInput
-    share: ActiveKeyExchange
+    share: ActiveKeyExchange | None  # None: TLS 1.3 not offered
     offered: ClientHello
     retry_suite: Tls13CipherSuite | None
 
@@ -288,10 +291,13 @@ class ExpectServerHello:
             raise PeerMisbehaved(
                 "ServerHello without key_share", AlertDescription.missing_extension
             )
-        if ks.group != self.share.group:
+        share = self.share
+        if share is None:  # unreachable: _check_common_hello refused TLS 1.3 already
+            raise PeerMisbehaved("server selected a version we did not offer")
+        if ks.group != share.group:
             raise PeerMisbehaved("server key share is for a group we did not send")
         psk = accepted_psk(h, ext.pre_shared_key, suite)
-        shared = self.share.complete(ks.key_exchange)
+        shared = share.complete(ks.key_exchange)
         tr = h.transcript
         tr.start_hash(suite.hash_name)
         tr.drop_buffer()
@@ -311,7 +317,7 @@ class ExpectServerHello:
         cx.set_tls13_decrypter(suite, hs.server_handshake_traffic_secret(th))
         cx.version = ProtocolVersion.TLSv1_3
         cx.suite = suite
-        cx.kx_group = NamedGroup(self.share.group)
+        cx.kx_group = NamedGroup(share.group)
         cx.deframer.set_tls13()
         _log.debug("client negotiated TLS 1.3 %s with %s", suite.suite.name, cx.kx_group.name)
         from .tls13 import ExpectEncryptedExtensions
@@ -361,6 +367,8 @@ class ExpectServerHello:
         if ext.selected_group is None and ext.cookie is None:
             raise PeerMisbehaved("HelloRetryRequest that would not change the ClientHello")
         share = self.share
+        if share is None:  # unreachable: _check_common_hello refused TLS 1.3 already
+            raise PeerMisbehaved("server selected a version we did not offer")
         if ext.selected_group is not None:
             if ext.selected_group == share.group:
                 raise PeerMisbehaved("HelloRetryRequest asks for the group we already sent")
