@@ -97,7 +97,14 @@ class ConnectionSecrets:
     secret (NSS ``CLIENT_RANDOM``).
     """
 
-    __slots__ = ("client_random", "extended_ms", "master_secret", "server_random", "suite")
+    __slots__ = (
+        "_block",
+        "client_random",
+        "extended_ms",
+        "master_secret",
+        "server_random",
+        "suite",
+    )
 
     def __init__(
         self,
@@ -112,6 +119,8 @@ class ConnectionSecrets:
         self.client_random = client_random
         self.server_random = server_random
         self.extended_ms = extended_ms
+        # the key block (keys, IVs, GCM nonce seed), derived once for both directions
+        self._block: tuple[bytes, bytes, bytes, bytes, bytes] | None = None
 
     def __repr__(self) -> str:
         return f"ConnectionSecrets({self.suite.suite.name}, ems={self.extended_ms})"
@@ -147,10 +156,13 @@ class ConnectionSecrets:
         """
         ks12.log_master_secret(keylog, self.client_random, self.master_secret)
 
-    def _keys(self) -> tuple[bytes, bytes, bytes, bytes]:
-        return ks12.key_block(
-            self.suite, self.master_secret, self.client_random, self.server_random
-        )
+    def _keys(self) -> tuple[bytes, bytes, bytes, bytes, bytes]:
+        block = self._block
+        if block is None:
+            block = self._block = ks12.key_block_with_seed(
+                self.suite, self.master_secret, self.client_random, self.server_random
+            )
+        return block
 
     def encrypter(self, client: bool) -> MessageEncrypter:
         """Record protection for data written by the client (``client=True``) or server.
@@ -158,13 +170,10 @@ class ConnectionSecrets:
         Raises:
             Nothing.
         """
-        ck, sk, civ, siv = self._keys()
+        ck, sk, civ, siv, seed = self._keys()
         key, iv = (ck, civ) if client else (sk, siv)
         alg = self.suite.aead
         if self.suite.explicit_nonce_len:
-            seed = ks12.key_block_explicit_nonce_seed(
-                self.suite, self.master_secret, self.client_random, self.server_random
-            )
             return Tls12GcmEncrypter.from_key(alg, key, iv, seed)
         return Tls12ChaChaEncrypter.from_key(alg, key, iv)
 
@@ -174,7 +183,7 @@ class ConnectionSecrets:
         Raises:
             Nothing.
         """
-        ck, sk, civ, siv = self._keys()
+        ck, sk, civ, siv, _ = self._keys()
         key, iv = (ck, civ) if client else (sk, siv)
         alg = self.suite.aead
         if self.suite.explicit_nonce_len:

@@ -14,6 +14,7 @@ from tlspipe.keys.tls12 import (
     extended_master_secret,
     key_block,
     key_block_explicit_nonce_seed,
+    key_block_with_seed,
     log_master_secret,
     master_secret,
     prf,
@@ -113,6 +114,19 @@ def test_key_block_split() -> None:
     ref = _reference_prf(hashes.SHA256(), ms, b"key expansion" + sr + cr, 88)
     ck, sk, civ, siv = key_block(TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, ms, cr, sr)
     assert (ck, sk, civ, siv) == (ref[:32], ref[32:64], ref[64:76], ref[76:88])
+
+
+def test_key_block_with_seed_is_key_block_and_seed() -> None:
+    ms, cr, sr = b"\x07" * 48, b"\x01" * 32, b"\x02" * 32
+    for suite in (
+        TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    ):
+        assert key_block_with_seed(suite, ms, cr, sr) == (
+            *key_block(suite, ms, cr, sr),
+            key_block_explicit_nonce_seed(suite, ms, cr, sr),
+        )
 
 
 def test_verify_data() -> None:

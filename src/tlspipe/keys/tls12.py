@@ -27,6 +27,7 @@ __all__ = [
     "extended_master_secret",
     "key_block",
     "key_block_explicit_nonce_seed",
+    "key_block_with_seed",
     "log_master_secret",
     "master_secret",
     "prf",
@@ -135,6 +136,26 @@ def key_block_explicit_nonce_seed(
     """
     block, used = _key_block_bytes(suite, ms, client_random, server_random)
     return block[used : used + _GCM_SEED_LEN]
+
+
+def key_block_with_seed(
+    suite: Tls12CipherSuite, ms: bytes, client_random: bytes, server_random: bytes
+) -> tuple[bytes, bytes, bytes, bytes, bytes]:
+    """:func:`key_block` and :func:`key_block_explicit_nonce_seed` from one PRF run:
+    ``(client_write_key, server_write_key, client_write_IV, server_write_IV, seed)``.
+
+    Raises:
+        InternalError: unknown hash name (a bug).
+    """
+    block, used = _key_block_bytes(suite, ms, client_random, server_random)
+    k, iv = suite.aead.key_len, suite.fixed_iv_len
+    return (
+        block[:k],
+        block[k : 2 * k],
+        block[2 * k : 2 * k + iv],
+        block[2 * k + iv : 2 * k + 2 * iv],
+        block[used : used + _GCM_SEED_LEN],
+    )
 
 
 def verify_data(hash_name: str, ms: bytes, label: bytes, handshake_hash: bytes) -> bytes:
