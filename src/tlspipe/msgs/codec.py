@@ -58,6 +58,10 @@ class Reader:
         r.what = what
         return r
 
+    #: Public name of :meth:`_window`: a reader over ``buf[pos:end]`` (``buf`` must be
+    #: ``bytes`` and ``0 <= pos <= end <= len(buf)``; nothing is checked or copied).
+    window = _window
+
     # -- state -------------------------------------------------------------------------------
     def remaining(self) -> int:
         """Number of unread octets."""
