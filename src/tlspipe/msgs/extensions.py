@@ -438,6 +438,8 @@ _COOKIE = _opaque(E.cookie, "cookie", 2, 1, 0xFFFF)  # opaque cookie<1..2^16-1>
 # -- the container machinery -------------------------------------------------------------------
 _BY_TYPE: dict[type, dict[int, _Field[Any]]] = {}
 """Container class → its table keyed by extension type (built on first decode)."""
+_EMPTY: dict[type, Any] = {}
+"""Container class → its instance with no extension (decoded from an empty list)."""
 
 
 class _Extensions:
@@ -510,6 +512,12 @@ class _Extensions:
                 illegal_parameter).
         """
         lst = r.sub16(cls._LIST_LO, cls._LIST_HI, "extensions")
+        if not lst.any_left():  # no extensions: one shared (frozen) empty container
+            empty = _EMPTY.get(cls)
+            if empty is None:
+                factory0: Callable[..., Self] = cls
+                empty = _EMPTY[cls] = factory0()
+            return empty
         by_type = _BY_TYPE.get(cls)
         if by_type is None:
             by_type = _BY_TYPE[cls] = {f.typ: f for f in cls._FIELDS}
