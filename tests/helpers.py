@@ -21,6 +21,7 @@ from the session ``pki`` fixture (tests/pki.py).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -139,6 +140,25 @@ class Rec:
     def raw(self) -> bytes:
         """Header + payload as a plaintext record."""
         return Record(self.typ, self.version, self.payload).encode()
+
+
+def split_messages(rec: Rec, *, plaintext: bool = False) -> list[Rec]:
+    """A handshake record holding several whole handshake messages (a coalesced flight) as
+    one :class:`Rec` per message; any other record as it is.  Records the wiretap could not
+    open are split only when ``plaintext`` says they are not protected (before the sender's
+    ChangeCipherSpec)."""
+    if rec.typ != ContentType.handshake or not (rec.encrypted or plaintext):
+        return [rec]
+    payload = rec.payload
+    cuts = [0]
+    while cuts[-1] + 4 <= len(payload):
+        cuts.append(cuts[-1] + 4 + int.from_bytes(payload[cuts[-1] + 1 : cuts[-1] + 4], "big"))
+    if len(cuts) <= 2 or cuts[-1] != len(payload):
+        return [rec]
+    return [
+        dataclasses.replace(rec, payload=payload[a:b], wire=rec.wire if a == 0 else b"")
+        for a, b in itertools.pairwise(cuts)
+    ]
 
 
 def split_records(data: bytes) -> list[Record]:
@@ -321,6 +341,9 @@ class Pair:
         self.alerts: dict[str, list[tuple[int, int]]] = {CLIENT: [], SERVER: []}
         self.records: dict[str, list[Rec]] = {CLIENT: [], SERVER: []}
         self.backlog: dict[str, bytes] = {CLIENT: b"", SERVER: b""}
+        # senders whose ChangeCipherSpec went by (TLS 1.2: their handshake records are now
+        # protected, and opaque to the wiretap)
+        self.ccs_seen: set[str] = set()
 
     def __repr__(self) -> str:
         return f"Pair({self.client!r}, {self.server!r})"
@@ -342,7 +365,9 @@ class Pair:
         if rec.typ == ContentType.alert and len(rec.payload) == 2:
             self.alerts[sender].append((rec.payload[0], rec.payload[1]))
 
-    def _through_tap(self, src: tlspipe.Connection, data: bytes, fn: AlterFn | None) -> bytes:
+    def _through_tap(
+        self, src: tlspipe.Connection, data: bytes, fn: AlterFn | None, *, split: bool = True
+    ) -> bytes:
         if self.tap is None:
             if fn is not None:
                 raise ValueError("transfer_altered needs tap=True")
@@ -351,27 +376,39 @@ class Pair:
         suite = self._suite(src)
         out = bytearray()
         for raw in split_records(data):
-            rec = self.tap.open(sender, suite, raw)
-            self._observe(sender, rec)
+            opened = self.tap.open(sender, suite, raw)
+            # One Rec per handshake message: a coalesced flight is observed (and, when
+            # altered, re-protected) message by message, as if sent one per record
+            # (``split=False``: record by record, as on the wire).
+            if opened.typ == ContentType.change_cipher_spec:
+                self.ccs_seen.add(sender)
+            parts = (
+                split_messages(opened, plaintext=sender not in self.ccs_seen)
+                if split
+                else [opened]
+            )
+            for rec in parts:
+                self._observe(sender, rec)
             if fn is None:
                 out += raw.encode()
-                if rec.encrypted:
+                if opened.encrypted:
                     self.tap.dirs[sender].out_seq += 1
                 continue
-            res = fn(rec)
-            items: Iterable[Rec | bytes]
-            if res is None:
-                items = ()
-            elif isinstance(res, Rec | bytes | bytearray):
-                items = (res,)
-            else:
-                items = res
-            for item in items:
-                out += (
-                    bytes(item)
-                    if isinstance(item, bytes | bytearray)
-                    else (self.tap.seal(sender, suite, item))
-                )
+            for rec in parts:
+                res = fn(rec)
+                items: Iterable[Rec | bytes]
+                if res is None:
+                    items = ()
+                elif isinstance(res, Rec | bytes | bytearray):
+                    items = (res,)
+                else:
+                    items = res
+                for item in items:
+                    out += (
+                        bytes(item)
+                        if isinstance(item, bytes | bytearray)
+                        else (self.tap.seal(sender, suite, item))
+                    )
         return bytes(out)
 
     def feed(self, dst: tlspipe.Connection, data: bytes) -> int:

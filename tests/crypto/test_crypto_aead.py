@@ -13,7 +13,14 @@ from tlspipe.crypto.default import (
     TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
     default_provider,
 )
-from tlspipe.crypto.hashing import hash_len, hash_of, hkdf_expand, hkdf_extract, hmac_sign
+from tlspipe.crypto.hashing import (
+    hash_len,
+    hash_of,
+    hkdf_expand,
+    hkdf_expand_two,
+    hkdf_extract,
+    hmac_sign,
+)
 from tlspipe.crypto.provider import Tls12CipherSuite, Tls13CipherSuite
 from tlspipe.enums import CipherSuite, NamedGroup
 from tlspipe.errors import DecryptError, InternalError
@@ -116,3 +123,21 @@ def test_hashing_rfc5869_case1() -> None:
         hash_len("md5")
     with pytest.raises(InternalError):
         hkdf_expand("sha256", prk, b"", 255 * 32 + 1)
+
+
+@pytest.mark.parametrize("name", ["sha256", "sha384", "sha512"])
+@pytest.mark.parametrize(("len_a", "len_b"), [(16, 12), (32, 12), (48, 48), (64, 12), (100, 7)])
+def test_hkdf_expand_two_matches_two_expands(name: str, len_a: int, len_b: int) -> None:
+    prk = bytes(range(hash_len(name)))
+    got = hkdf_expand_two(name, prk, b"info a", len_a, b"info b", len_b)
+    assert got == (
+        hkdf_expand(name, prk, b"info a", len_a),
+        hkdf_expand(name, prk, b"info b", len_b),
+    )
+    short = prk[:8]  # a PRK shorter than the hash: the general path
+    assert hkdf_expand_two(name, short, b"x", len_a, b"y", len_b) == (
+        hkdf_expand(name, short, b"x", len_a),
+        hkdf_expand(name, short, b"y", len_b),
+    )
+    with pytest.raises(InternalError):  # out of range: as hkdf_expand
+        hkdf_expand_two(name, prk, b"x", 255 * hash_len(name) + 1, b"y", 12)

@@ -239,7 +239,7 @@ def _mutated_transfer(
         keyed.append(rec.encrypted or (m.op == "insert" and m.encrypted))
         return _apply(m, [rec], 0)
 
-    return pair._through_tap(src, data, fn)
+    return pair._through_tap(src, data, fn, split=False)
 
 
 class _Run:
@@ -382,9 +382,14 @@ def _check_alert_out(pair: Pair, run: _Run, side: str) -> None:
         # readable when plaintext or decrypted by the wiretap (TLS 1.3); TLS 1.2 stays opaque
         if last.encrypted or (last.typ == ContentType.alert and len(last.payload) == 2):
             assert last.typ == ContentType.alert and last.payload == bytes((2, want)), (err, last)
-    # hand the alert to the peer: it fails with AlertReceived (or was already failed)
+    # hand the alert to the peer: it fails with AlertReceived (or was already failed) --
+    # or, when a dropped record left it out of step with the sender's sequence numbers, it
+    # cannot open the alert and fails on that: then its own alert is checked the same way.
     peer_side = "server" if side == "client" else "client"
+    peer_err_before = run.err[peer_side]
     run.deliver(peer_side, legit + out)
+    if peer_err_before is None and run.err[peer_side] is not None:
+        _check_alert_out(pair, run, peer_side)
 
 
 def _check(run: _Run) -> None:

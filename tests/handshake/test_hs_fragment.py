@@ -52,3 +52,24 @@ def test_bad_fragment_size(pki, bad):
         client_config(pki, max_fragment_size=bad)
     with pytest.raises(tlspipe.ConfigError):
         server_config(pki, max_fragment_size=bad)
+
+
+@pytest.mark.parametrize(("size", "records"), [(2**14, 1), (256, None)])
+def test_server_flight_is_coalesced(pki, size, records):
+    """A full TLS 1.3 server flight: EncryptedExtensions … Finished share records (as many
+    as max_fragment_size needs), not one record per message."""
+    from helpers import split_records
+
+    p = make_pair(pki, server={"max_fragment_size": size})
+    c, s = p.client, p.server
+    s.read_tls(c.write_tls())
+    s.process_new_packets()
+    data = s.write_tls()
+    wire = split_records(data)
+    protected = [r for r in wire if r.content_type == ContentType.application_data]
+    flight = sum(len(r.payload) - 1 - TAG for r in protected)
+    assert len(protected) == (records if records is not None else -(-flight // size))
+    c.read_tls(data)  # and the client takes it
+    c.process_new_packets()
+    p.handshake()
+    assert not c.is_handshaking and not s.is_handshaking

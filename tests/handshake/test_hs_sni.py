@@ -102,3 +102,31 @@ def test_encrypted_extensions_ack_sni(pki):
         if r.encrypted and r.handshake_type() == HandshakeType.encrypted_extensions
     )
     assert decode_handshake(ee.payload, tls13=True).body.extensions.server_name
+
+
+@pytest.mark.parametrize(
+    ("raw", "want"),
+    [
+        (b"bench.example", "bench.example"),
+        (b"A-b_c.EXAMPLE.", "a-b_c.example"),
+        (b"x" * 63 + b".y", "x" * 63 + ".y"),
+        (b"a..b", None),
+        (b".", None),
+        (b"x" * 64, None),
+        (b"a b", None),
+        (b"ex\x00", None),
+        (b"a\n", None),
+    ],
+)
+def test_server_name_syntax(raw, want):
+    from types import SimpleNamespace
+
+    from tlspipe.server.hs import _sni
+
+    ch = SimpleNamespace(extensions=SimpleNamespace(server_name=raw))
+    if want is None:
+        with pytest.raises(tlspipe.PeerMisbehaved) as ei:
+            _sni(ch)
+        assert ei.value.alert == AlertDescription.decode_error
+    else:
+        assert _sni(ch) == want

@@ -120,8 +120,9 @@ def test_stream_handshake_echo_and_clean_close(pki: Any, pair: Any) -> None:
 
 
 def test_one_sendmsg_per_multi_record_flight(pki: Any, pair: Any) -> None:
-    """The server's first flight (ServerHello, CCS, EncryptedExtensions, Certificate,
-    CertificateVerify, Finished: several records) and a 60 kB write (4 records) each leave
+    """The server's first flight (ServerHello, CCS, then EncryptedExtensions, Certificate,
+    CertificateVerify and Finished coalesced: three records) and a 60 kB write (4 records)
+    each leave
     in ONE sendmsg call, and nothing is sent through send()/sendall().  (A write larger than
     the connection's buffer_limit, 64 KiB by default, goes out in buffer_limit-sized calls.)"""
     cc, sc = configs(pki)
@@ -141,8 +142,9 @@ def test_one_sendmsg_per_multi_record_flight(pki: Any, pair: Any) -> None:
     assert got == big
     calls = b.calls
     assert [k for k, _, _ in calls] == ["sendmsg"] * len(calls)
-    # flight 1: one call carrying ≥ 5 records (ServerHello, CCS, EE, Certificate, CV, Finished)
-    assert calls[0][1] >= 5, calls
+    # flight 1: one call carrying ≥ 3 records (ServerHello, CCS, EE + Certificate + CV +
+    # Finished)
+    assert calls[0][1] >= 3, calls
     # the 60 kB write: one call carrying 4 records, all bytes accepted
     big_calls = [c for c in calls[1:] if c[2] > len(big)]
     assert len(big_calls) == 1 and big_calls[0][1] == 4, calls

@@ -205,14 +205,15 @@ def test_certificate_request_answered_with_empty_certificate(pki):
     done = False
 
     def inject(data: bytes) -> bytes:
-        # insert CertificateRequest before ServerHelloDone (the 4-byte record at the end)
+        # insert CertificateRequest before ServerHelloDone (the last 4 octets of the flight,
+        # which is one plaintext record)
         nonlocal done
         if done:
             return data
         done = True
-        shd = record(ContentType.handshake, b"\x0e\x00\x00\x00")
-        assert data.endswith(shd)
-        return data[: -len(shd)] + record(ContentType.handshake, raw_req) + shd
+        shd = b"\x0e\x00\x00\x00"
+        assert data.endswith(shd) and int.from_bytes(data[3:5], "big") == len(data) - 5
+        return record(ContentType.handshake, data[5 : -len(shd)] + raw_req + shd)
 
     d = Duo(client_config(pki), server_config(pki), s_alter=inject)
     out = d.until_error()

@@ -180,8 +180,9 @@ def ch_record(ch: ClientHello) -> bytes:
 
 
 def rewrite_first_handshake(change: Callable[[Any], Any]) -> Alter:
-    """An alter function rewriting the body of the first (plaintext, single-record)
-    handshake message in the first flight it sees; later flights pass unchanged."""
+    """An alter function rewriting the body of the first (plaintext) handshake message in
+    the first flight it sees; the rest of its record (a coalesced flight's next messages)
+    and later flights pass unchanged."""
     done = False
 
     def alter(data: bytes) -> bytes:
@@ -190,8 +191,10 @@ def rewrite_first_handshake(change: Callable[[Any], Any]) -> Alter:
             return data
         done = True
         n = int.from_bytes(data[3:5], "big")
-        msg = decode_handshake(data[5 : 5 + n], tls13=False)
-        new = encode_handshake(change(msg.body))
+        payload = data[5 : 5 + n]
+        m = 4 + int.from_bytes(payload[1:4], "big")  # the first message, header included
+        msg = decode_handshake(payload[:m], tls13=False)
+        new = encode_handshake(change(msg.body)) + payload[m:]
         return record(data[0], new, int.from_bytes(data[1:3], "big")) + data[5 + n :]
 
     return alter

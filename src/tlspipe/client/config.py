@@ -101,9 +101,25 @@ class ClientConfig:
     suites_: tuple[SupportedCipherSuite, ...] = field(init=False, repr=False, compare=False)
     groups_: tuple[KxGroup, ...] = field(init=False, repr=False, compare=False)
     verifier_: ServerCertVerifier = field(init=False, repr=False, compare=False)
+    #: (offers TLS 1.3, offers TLS 1.2, supported_groups, supported_versions, cipher_suites)
+    #: as the ClientHello encodes them, computed once.
+    hello_lists_: tuple[bool, bool, tuple[int, ...], tuple[int, ...], tuple[int, ...]] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         derive_common(self)
+        object.__setattr__(
+            self,
+            "hello_lists_",
+            (
+                ProtocolVersion.TLSv1_3 in self.versions,
+                ProtocolVersion.TLSv1_2 in self.versions,
+                tuple(int(g.name) for g in self.groups_),
+                tuple(int(v) for v in self.versions),
+                tuple(int(s.suite) for s in self.suites_),
+            ),
+        )
         if self._verifier is not None:
             verifier: ServerCertVerifier = self._verifier
         else:

@@ -119,26 +119,41 @@ class HelloInput:
     early: bool = False
 
 
+# (verifier's schemes, TLS 1.3 only) → the signature_algorithms we offer (bounded).
+_SCHEMES: dict[tuple[tuple[int, ...], bool], tuple[int, ...]] = {}
+
+
+def _offered_schemes(cfg: ClientConfig, tls13_only: bool) -> tuple[int, ...]:
+    # Asked of the verifier every handshake (a custom verifier may change its answer).
+    supported = tuple(cfg.verifier_.supported_verify_schemes())
+    key = (supported, tls13_only)
+    hit = _SCHEMES.get(key)
+    if hit is None:
+        hit = tuple(int(s) for s in supported)
+        if tls13_only:
+            hit = tls13_schemes(hit)
+        if len(_SCHEMES) >= 32:
+            _SCHEMES.clear()
+        _SCHEMES[key] = hit
+    return hit
+
+
 def _client_hello(
     h: HelloInput, cx: CommonState, share: ActiveKeyExchange | None, cookie: bytes | None
 ) -> ClientHello:
     cfg = h.config
-    versions = cfg.versions
-    offers13 = ProtocolVersion.TLSv1_3 in versions
-    offers12 = ProtocolVersion.TLSv1_2 in versions
-    schemes = tuple(int(s) for s in cfg.verifier_.supported_verify_schemes())
-    if not offers12:
-        schemes = tls13_schemes(schemes)
+    offers13, offers12, groups, versions, suites = cfg.hello_lists_
+    schemes = _offered_schemes(cfg, not offers12)
     sni = None
     if cfg.enable_sni and not h.server_name.is_ip:
         sni = h.server_name.text.encode("ascii")
         cx.sni = h.server_name.text
     ext = ClientExtensions(
         server_name=sni,
-        supported_groups=tuple(int(g.name) for g in cfg.groups_),
+        supported_groups=groups,
         signature_algorithms=schemes,
         alpn=cfg.alpn_protocols or None,
-        supported_versions=tuple(int(v) for v in versions) if offers13 else None,
+        supported_versions=versions if offers13 else None,
         key_share=(KeyShareEntry(int(share.group), share.public),)
         if offers13 and share is not None
         else None,
@@ -161,7 +176,7 @@ def _client_hello(
         legacy_version=ProtocolVersion.TLSv1_2,
         random=h.random,
         legacy_session_id=h.session_id,
-        cipher_suites=tuple(int(s.suite) for s in cfg.suites_),
+        cipher_suites=suites,
         legacy_compression_methods=bytes((CompressionMethod.null,)),
         extensions=ext,
     )
@@ -191,8 +206,8 @@ def start_handshake(config: ClientConfig, server_name: str, cx: CommonState) -> 
     if ProtocolVersion.TLSv1_3 in config.versions:
         h.psks, h.early = prepare_psks(config, name.text)
     group = config.groups_[0]
-    # A TLS 1.2-only ClientHello carries no key share: no key pair to make for it.
-    share = group.start() if ProtocolVersion.TLSv1_3 in config.versions else None
+    # A key share only when TLS 1.3 is offered (TLS 1.2 makes its own at ClientKeyExchange).
+    share = group.start() if config.hello_lists_[0] else None
     ch = _client_hello(h, cx, share, None)
     raw = bind_psks(h, ch)
     h.transcript.add(raw)
@@ -221,8 +236,7 @@ class ExpectServerHello:
     """Waiting for ServerHello (or HelloRetryRequest, once)."""
 
     hello: HelloInput
-    #: None when TLS 1.3 is not offered (then no TLS 1.3 ServerHello is accepted).
-    share: ActiveKeyExchange | None
+    share: ActiveKeyExchange | None  # None: TLS 1.3 not offered
     #: What we offered (its PSK binders, if any, are the zero placeholders).
     offered: ClientHello
     retry_suite: Tls13CipherSuite | None
@@ -278,7 +292,9 @@ class ExpectServerHello:
                 "ServerHello without key_share", AlertDescription.missing_extension
             )
         share = self.share
-        if share is None or ks.group != share.group:
+        if share is None:  # unreachable: _check_common_hello refused TLS 1.3 already
+            raise PeerMisbehaved("server selected a version we did not offer")
+        if ks.group != share.group:
             raise PeerMisbehaved("server key share is for a group we did not send")
         psk = accepted_psk(h, ext.pre_shared_key, suite)
         shared = share.complete(ks.key_exchange)
@@ -354,7 +370,7 @@ class ExpectServerHello:
         if ext.selected_group is None and ext.cookie is None:
             raise PeerMisbehaved("HelloRetryRequest that would not change the ClientHello")
         share = self.share
-        if share is None:  # _check_common_hello: TLS 1.3 is offered, so a share was made
+        if share is None:  # unreachable: _check_common_hello refused TLS 1.3 already
             raise PeerMisbehaved("server selected a version we did not offer")
         if ext.selected_group is not None:
             if ext.selected_group == share.group:

@@ -141,3 +141,27 @@ def hkdf_expander(name: str, prk: bytes) -> Callable[[bytes, int], bytes]:
         return hkdf_expand(name, prk, info, length)
 
     return expand
+
+
+def hkdf_expand_two(
+    name: str, prk: bytes, info_a: bytes, len_a: int, info_b: bytes, len_b: int
+) -> tuple[bytes, bytes]:
+    """``(HKDF-Expand(prk, info_a, len_a), HKDF-Expand(prk, info_b, len_b))`` with the HMAC
+    keyed once when both fit in one block (a TLS 1.3 key and IV); otherwise as two
+    :func:`hkdf_expand` calls, with the same outputs and errors.
+
+    Raises:
+        InternalError: as :func:`hkdf_expand`.
+    """
+    alg = _ALGS.get(name)
+    if alg is not None:
+        size = alg.digest_size
+        if 0 < len_a <= size and 0 < len_b <= size and len(prk) >= size:
+            keyed = hmac.HMAC(prk, alg)
+            h = keyed.copy()
+            h.update(info_a + b"\x01")
+            a = h.finalize()
+            keyed.update(info_b + b"\x01")
+            b = keyed.finalize()
+            return a[:len_a], b[:len_b]
+    return hkdf_expand(name, prk, info_a, len_a), hkdf_expand(name, prk, info_b, len_b)

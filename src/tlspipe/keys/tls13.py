@@ -38,6 +38,7 @@ from ..crypto.hashing import (
     hash_len,
     hash_of,
     hkdf_expand,
+    hkdf_expand_two,
     hkdf_expander,
     hkdf_extract,
     hmac_sign,
@@ -107,10 +108,17 @@ def hkdf_label(label: bytes, context: bytes, length: int) -> bytes:
     cached = _LABELS.get(key)
     if cached is not None:
         return cached
-    full = b"tls13 " + label
-    if len(full) > 255 or len(context) > 255 or not 0 < length < 65536:
+    head = _HEADS.get((label, length))
+    if head is None:
+        full = b"tls13 " + label
+        if len(full) > 255 or not 0 < length < 65536:
+            raise InternalError("HKDF-Expand-Label argument out of range")
+        head = struct.pack("!HB", length, len(full)) + full
+        if len(_HEADS) < 256:
+            _HEADS[(label, length)] = head
+    if len(context) > 255:
         raise InternalError("HKDF-Expand-Label argument out of range")
-    out = struct.pack("!HB", length, len(full)) + full + bytes((len(context),)) + context
+    out = head + _OCTETS[len(context)] + context
     if (not context or context in _EMPTY_HASHES) and len(_LABELS) < 256:
         _LABELS[key] = out  # fixed labels ("key", "iv", "finished", "derived", ...)
     return out
@@ -118,6 +126,9 @@ def hkdf_label(label: bytes, context: bytes, length: int) -> bytes:
 
 # Encoded HkdfLabels whose context is empty or Hash(""): the same few every handshake.
 _LABELS: dict[tuple[bytes, bytes, int], bytes] = {}
+# (label, length) → the HkdfLabel up to its context (uint16 length, the full label).
+_HEADS: dict[tuple[bytes, int], bytes] = {}
+_OCTETS = tuple(bytes((i,)) for i in range(256))
 _EMPTY_HASHES = frozenset(hash_of(h, b"") for h in ("sha256", "sha384"))
 _HASH_LEN = {"sha256": 32, "sha384": 48}
 # hash name → (early secret, its "derived" secret) for a handshake without a PSK (public).
@@ -188,11 +199,15 @@ def traffic_keys(suite: Tls13CipherSuite, secret: bytes) -> tuple[bytes, bytes]:
     Raises:
         InternalError: bad arguments (a bug).
     """
-    expand = hkdf_expander(suite.hash_name, secret)  # keyed once for both
-    return (
-        _expand_label(expand, b"key", b"", suite.aead.key_len),
-        _expand_label(expand, b"iv", b"", 12),
-    )
+    key_len = suite.aead.key_len
+    key_info = _LABELS.get((b"key", b"", key_len))
+    if key_info is None:
+        key_info = hkdf_label(b"key", b"", key_len)
+    iv_info = _LABELS.get((b"iv", b"", 12))
+    if iv_info is None:
+        iv_info = hkdf_label(b"iv", b"", 12)
+    # one keyed HMAC for both
+    return hkdf_expand_two(suite.hash_name, secret, key_info, key_len, iv_info, 12)
 
 
 def next_traffic_secret(hash_name: str, secret: bytes) -> bytes:

@@ -58,6 +58,10 @@ class Reader:
         r.what = what
         return r
 
+    #: Public name of :meth:`_window`: a reader over ``buf[pos:end]`` (``buf`` must be
+    #: ``bytes`` and ``0 <= pos <= end <= len(buf)``; nothing is checked or copied).
+    window = _window
+
     # -- state -------------------------------------------------------------------------------
     def remaining(self) -> int:
         """Number of unread octets."""
@@ -77,6 +81,10 @@ class Reader:
         pos = self._pos
         self._pos = end = self._end
         return self._buf[pos:end]
+
+    def peek_rest(self) -> bytes:
+        """Every remaining octet, without consuming them."""
+        return self._buf[self._pos : self._end]
 
     # -- primitives --------------------------------------------------------------------------
     def take(self, n: int) -> bytes:

@@ -164,10 +164,21 @@ class _Field(Generic[T]):
     name: str
     enc: Callable[[T, bytearray], None]
     dec: Callable[[Reader], T]
+    #: Remember whole encoded extensions by value (public values that repeat every
+    #: handshake: groups, schemes, versions, names, flags), a few per field.
+    memo: bool = False
     typ_bytes: bytes = field(init=False, repr=False, compare=False)
+    encoded: dict[Any, bytes] | None = field(init=False, repr=False, compare=False)
+    #: ... and decoded values by body (only bodies that decoded without error).
+    decoded: dict[bytes, Any] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "typ_bytes", self.typ.to_bytes(2, "big"))
+        object.__setattr__(self, "encoded", {} if self.memo else None)
+        object.__setattr__(self, "decoded", {} if self.memo else None)
+
+
+_MEMO_MAX = 16  # encodings remembered per field (cleared when full)
 
 
 def _flag(typ: int, name: str) -> _Field[bool]:
@@ -179,7 +190,7 @@ def _flag(typ: int, name: str) -> _Field[bool]:
     def dec(_r: Reader) -> bool:
         return True  # the body must be empty: checked by the container
 
-    return _Field(typ, name, enc, dec)
+    return _Field(typ, name, enc, dec, memo=True)
 
 
 def _opaque(typ: int, name: str, prefix: int, lo: int, hi: int) -> _Field[bytes]:
@@ -213,7 +224,7 @@ def _uint(typ: int, name: str, size: int, minimum: int = 0) -> _Field[int]:
             raise DecodeError(f"{name}: value {v} below {minimum}", _ILLEGAL)
         return v
 
-    return _Field(typ, name, enc, dec)
+    return _Field(typ, name, enc, dec, memo=True)
 
 
 def _u16s(typ: int, name: str, prefix: int, lo: int, hi: int) -> _Field[tuple[int, ...]]:
@@ -227,7 +238,7 @@ def _u16s(typ: int, name: str, prefix: int, lo: int, hi: int) -> _Field[tuple[in
     def dec(r: Reader) -> tuple[int, ...]:
         return tuple(r.list_u16(prefix, lo, hi, name))
 
-    return _Field(typ, name, enc, dec)
+    return _Field(typ, name, enc, dec, memo=True)
 
 
 def _u8s(typ: int, name: str, lo: int, hi: int) -> _Field[tuple[int, ...]]:
@@ -239,7 +250,7 @@ def _u8s(typ: int, name: str, lo: int, hi: int) -> _Field[tuple[int, ...]]:
     def dec(r: Reader) -> tuple[int, ...]:
         return tuple(r.list_u8(lo, hi, name))
 
-    return _Field(typ, name, enc, dec)
+    return _Field(typ, name, enc, dec, memo=True)
 
 
 def _opaques(
@@ -264,13 +275,17 @@ def _opaques(
                 items.append(lst.vec16(item_lo, item_hi, name))
         return tuple(items)
 
-    return _Field(typ, name, enc, dec)
+    return _Field(typ, name, enc, dec, memo=True)
 
 
 def _custom(
-    typ: int, name: str, enc: Callable[[T, bytearray], None], dec: Callable[[Reader], T]
+    typ: int,
+    name: str,
+    enc: Callable[[T, bytearray], None],
+    dec: Callable[[Reader], T],
+    memo: bool = False,
 ) -> _Field[T]:
-    return _Field(typ, name, enc, dec)
+    return _Field(typ, name, enc, dec, memo)
 
 
 # server_name, RFC 6066 §3: ServerName server_name_list<1..2^16-1>;
@@ -404,7 +419,9 @@ _GROUPS = _u16s(E.supported_groups, "supported_groups", 2, 2, 0xFFFF)
 _POINTS = _opaque(E.ec_point_formats, "ec_point_formats", 1, 1, 0xFF)
 _SIGALGS = _u16s(E.signature_algorithms, "signature_algorithms", 2, 2, 0xFFFE)
 _SIGALGS_CERT = _u16s(E.signature_algorithms_cert, "signature_algorithms_cert", 2, 2, 0xFFFE)
-_ALPN_ONE = _custom(E.application_layer_protocol_negotiation, "alpn", _enc_alpn_one, _dec_alpn_one)
+_ALPN_ONE = _custom(
+    E.application_layer_protocol_negotiation, "alpn", _enc_alpn_one, _dec_alpn_one, True
+)
 _STATUS_FLAG = _flag(E.status_request, "status_request")
 _SCT_FLAG = _flag(E.signed_certificate_timestamp, "signed_certificate_timestamp")
 _SCT_LIST = _custom(
@@ -421,6 +438,8 @@ _COOKIE = _opaque(E.cookie, "cookie", 2, 1, 0xFFFF)  # opaque cookie<1..2^16-1>
 # -- the container machinery -------------------------------------------------------------------
 _BY_TYPE: dict[type, dict[int, _Field[Any]]] = {}
 """Container class → its table keyed by extension type (built on first decode)."""
+_EMPTY: dict[type, Any] = {}
+"""Container class → its instance with no extension (decoded from an empty list)."""
 
 
 class _Extensions:
@@ -451,8 +470,14 @@ class _Extensions:
                 continue
             if f.typ == lt:
                 last.append(f)
-            else:
-                self._encode_field(f, out)
+                continue
+            memo = f.encoded
+            if memo is not None:
+                hit = memo.get(value)
+                if hit is not None:
+                    out += hit
+                    continue
+            self._encode_field(f, out)
         unknown: Unknown = getattr(self, "unknown")  # noqa: B009 - declared by subclasses
         for typ, body in unknown:
             put_u16(out, typ)
@@ -465,11 +490,17 @@ class _Extensions:
         value = getattr(self, f.name)
         if value is None or value is False:
             return
+        start = len(out)
         out += f.typ_bytes
-        at = len(out)
+        at = start + 2
         out += b"\x00\x00"  # the body length, patched below
         f.enc(value, out)
         out[at : at + 2] = (len(out) - at - 2).to_bytes(2, "big")
+        memo = f.encoded
+        if memo is not None:
+            if len(memo) >= _MEMO_MAX:
+                memo.clear()
+            memo[value] = bytes(out[start:])
 
     @classmethod
     def decode(cls, r: Reader) -> Self:
@@ -481,6 +512,12 @@ class _Extensions:
                 illegal_parameter).
         """
         lst = r.sub16(cls._LIST_LO, cls._LIST_HI, "extensions")
+        if not lst.any_left():  # no extensions: one shared (frozen) empty container
+            empty = _EMPTY.get(cls)
+            if empty is None:
+                factory0: Callable[..., Self] = cls
+                empty = _EMPTY[cls] = factory0()
+            return empty
         by_type = _BY_TYPE.get(cls)
         if by_type is None:
             by_type = _BY_TYPE[cls] = {f.typ: f for f in cls._FIELDS}
@@ -498,8 +535,20 @@ class _Extensions:
             if f is None:
                 unknown.append((typ, body.rest()))
                 continue
-            values[f.name] = f.dec(body)
-            body.expect_empty()
+            memo = f.decoded
+            if memo is None:
+                values[f.name] = f.dec(body)
+                body.expect_empty()
+                continue
+            raw = body.peek_rest()
+            value = memo.get(raw)
+            if value is None:
+                value = f.dec(body)
+                body.expect_empty()
+                if len(memo) >= _MEMO_MAX:
+                    memo.clear()
+                memo[raw] = value
+            values[f.name] = value
         factory: Callable[..., Self] = cls
         return factory(**values, unknown=tuple(unknown))
 
@@ -541,14 +590,16 @@ class ClientExtensions(_Extensions):
 
     _LAST: ClassVar[int | None] = E.pre_shared_key
     _FIELDS: ClassVar[tuple[_Field[Any], ...]] = (
-        _custom(E.server_name, "server_name", _enc_sni, _dec_sni),
+        _custom(E.server_name, "server_name", _enc_sni, _dec_sni, True),
         _EMS,
         _RENEG,
         _GROUPS,
         _POINTS,
         _opaque(E.session_ticket, "session_ticket", 0, 0, 0xFFFF),
         _opaques(E.application_layer_protocol_negotiation, "alpn", 1, 2, 0xFFFF, 1, 0xFF),
-        _custom(E.status_request, "status_request", _enc_status_request, _dec_status_request),
+        _custom(
+            E.status_request, "status_request", _enc_status_request, _dec_status_request, True
+        ),
         _SCT_FLAG,
         _custom(E.key_share, "key_share", _enc_client_shares, _dec_client_shares),
         _EARLY_FLAG,

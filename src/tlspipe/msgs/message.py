@@ -169,19 +169,25 @@ def decode_handshake(raw: bytes, *, tls13: bool) -> HandshakeMessage:
             duplicate extension (alert decode_error, or illegal_parameter where the RFC says);
             an unknown handshake type or ``message_hash`` (alert unexpected_message).
     """
-    r = Reader(raw, "handshake")
-    typ = r.u8()
-    length = r.u24()
-    if length != r.remaining():
-        raise DecodeError(f"handshake: length {length} but {r.remaining()} octets follow")
+    if type(raw) is not bytes:
+        raw = bytes(raw)
+    n = len(raw)
+    if n < 4:  # the same errors as reading the header with a Reader
+        if n == 0:
+            raise DecodeError("handshake: truncated uint8")
+        raise DecodeError("handshake: truncated uint24")
+    typ = raw[0]
+    length = (raw[1] << 16) | (raw[2] << 8) | raw[3]
+    if length != n - 4:
+        raise DecodeError(f"handshake: length {length} but {n - 4} octets follow")
     decoder = (_TLS13 if tls13 else _TLS12).get(typ)
     if decoder is None:
         raise DecodeError(
             f"handshake: unexpected message type {typ}", AlertDescription.unexpected_message
         )
     name = _TYPE_NAMES.get(typ)
-    body = decoder(Reader(r.rest(), name if name is not None else str(typ)))
-    return HandshakeMessage(typ, body, bytes(raw))
+    body = decoder(Reader.window(raw, 4, n, name if name is not None else str(typ)))
+    return HandshakeMessage(typ, body, raw)
 
 
 _TYPE_NAMES = {int(t): t.name for t in HandshakeType}

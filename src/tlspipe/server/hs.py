@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -106,6 +107,9 @@ def _choose_version(cfg: ServerConfig, ch: ClientHello) -> ProtocolVersion:
     )
 
 
+_HOST_NAME = re.compile(r"[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*")
+
+
 def _sni(ch: ClientHello) -> str | None:
     raw = ch.extensions.server_name
     if raw is None:
@@ -115,10 +119,7 @@ def _sni(ch: ClientHello) -> str | None:
     except UnicodeDecodeError:
         raise PeerMisbehaved("server_name is not ASCII", AlertDescription.decode_error) from None
     name = name.rstrip(".").lower()
-    if not name or any(
-        not 1 <= len(lb) <= 63 or not all(c.isalnum() or c in "-_" for c in lb)
-        for lb in name.split(".")
-    ):
+    if _HOST_NAME.fullmatch(name) is None:  # labels of 1..63 of [a-z0-9_-], dot-separated
         raise PeerMisbehaved("server_name is not a valid host name", AlertDescription.decode_error)
     return name
 

@@ -117,6 +117,13 @@ def _send(cx: CommonState, tr: Transcript, body: HandshakePayload) -> None:
     cx.send_handshake(raw)
 
 
+def _queue(flight: list[bytes], tr: Transcript, body: HandshakePayload) -> None:
+    """Add ``body`` to the transcript now and to ``flight``, sent later as one write."""
+    raw = encode_handshake(body)
+    tr.add(raw)
+    flight.append(raw)
+
+
 def _choose_group(cfg: ServerConfig, ch: ClientHello) -> KxGroup:
     offered = ch.extensions.supported_groups
     for g in cfg.groups_:
@@ -290,17 +297,20 @@ def handle_client_hello(cx: CommonState, cfg: ServerConfig, ch: ClientHello, raw
         status_request=ocsp is not None,
         signed_certificate_timestamp=sct,
     )
-    _send(cx, tr, _server_hello(ch, neg, sh_ext))
-    _send(cx, tr, Certificate12(certificate_list=ck.cert_chain))
+    # The whole flight is plaintext: its messages are coalesced into as few records as fit
+    # (RFC 5246 §6.2.1) instead of one record per message.
+    flight: list[bytes] = []
+    _queue(flight, tr, _server_hello(ch, neg, sh_ext))
+    _queue(flight, tr, Certificate12(certificate_list=ck.cert_chain))
     if ocsp is not None:
-        _send(cx, tr, CertificateStatus(status_type=1, ocsp_response=ocsp))
+        _queue(flight, tr, CertificateStatus(status_type=1, ocsp_response=ocsp))
     kx = group.start()
     params = ServerKeyExchangeEcdhe(
         curve_type=3, named_curve=int(group.name), public=kx.public, algorithm=0, signature=b""
     )
     signature = signer.sign(ch.random + neg.server_random + params.params_bytes())
-    _send(
-        cx,
+    _queue(
+        flight,
         tr,
         ServerKeyExchangeEcdhe(
             curve_type=3,
@@ -318,8 +328,9 @@ def handle_client_hello(cx: CommonState, cfg: ServerConfig, ch: ClientHello, raw
             ),
             certificate_authorities=verifier.root_hint_subjects(),
         )
-        _send(cx, tr, req)
-    _send(cx, tr, ServerHelloDone())
+        _queue(flight, tr, req)
+    _queue(flight, tr, ServerHelloDone())
+    cx.send_handshake(b"".join(flight))
     _log.debug("server sent TLS 1.2 first flight: %s, %s", suite.suite.name, group.name.name)
     if client_auth:
         return ExpectCertificate(config=cfg, neg=neg, transcript=tr, kx=kx)

@@ -74,6 +74,13 @@ def _send(cx: CommonState, tr: Transcript, body: HandshakePayload) -> None:
     cx.send_handshake(raw)
 
 
+def _queue(flight: list[bytes], tr: Transcript, body: HandshakePayload) -> None:
+    """Add ``body`` to the transcript now and to ``flight``, sent later as one write."""
+    raw = encode_handshake(body)
+    tr.add(raw)
+    flight.append(raw)
+
+
 # (chain, stapled OCSP response, stapled SCT list) → the encoded Certificate message: the
 # same few per server, public data, built once instead of per handshake (bounded).
 _CERT_MSGS: dict[tuple[tuple[bytes, ...], bytes | None, bytes | None], bytes] = {}
@@ -99,6 +106,26 @@ def _certificate_message(chain: tuple[bytes, ...], ocsp: bytes | None, sct: byte
         if len(_CERT_MSGS) >= _CERT_MSGS_MAX:
             _CERT_MSGS.clear()
         _CERT_MSGS[key] = raw
+    return raw
+
+
+# (server_name acknowledged, ALPN protocol, early_data accepted) → the encoded
+# EncryptedExtensions (not for QUIC, whose transport parameters vary): a handful per server.
+_EE_MSGS: dict[tuple[bool, bytes | None, bool], bytes] = {}
+
+
+def _encrypted_extensions(sni: bool, alpn: bytes | None, early: bool) -> bytes:
+    key = (sni, alpn, early)
+    raw = _EE_MSGS.get(key)
+    if raw is None:
+        raw = encode_handshake(
+            EncryptedExtensions(
+                extensions=ServerEncryptedExtensions(server_name=sni, alpn=alpn, early_data=early)
+            )
+        )
+        if len(_EE_MSGS) >= 64:
+            _EE_MSGS.clear()
+        _EE_MSGS[key] = raw
     return raw
 
 
@@ -183,26 +210,35 @@ def emit_first_flight(
         if ch.extensions.early_data:
             cx.record_layer.set_skip_early_data(early_data_skip_limit(cfg))
     cx.early_data_offered = cx.early_data_offered or ch.extensions.early_data
-    _send(
-        cx,
-        tr,
-        EncryptedExtensions(
-            extensions=ServerEncryptedExtensions(
-                server_name=sel.sni is not None,
-                alpn=sel.alpn,
-                early_data=early,
-                unknown=((ExtensionType.quic_transport_parameters, cx.quic.transport_params),)
-                if cx.quic is not None
-                else (),
-            )
-        ),
-    )
+    # The rest of the flight is under the server handshake traffic key.  In a full
+    # handshake its messages are coalesced into as few records as fit (RFC 8446 §5.1 allows
+    # it; none spans a key change) instead of one record per message.
+    flight: list[bytes] = []
+    if cx.quic is None:
+        raw_ee = _encrypted_extensions(sel.sni is not None, sel.alpn, early)
+        tr.add(raw_ee)
+        flight.append(raw_ee)
+    else:
+        _queue(
+            flight,
+            tr,
+            EncryptedExtensions(
+                extensions=ServerEncryptedExtensions(
+                    server_name=sel.sni is not None,
+                    alpn=sel.alpn,
+                    early_data=early,
+                    unknown=((ExtensionType.quic_transport_parameters, cx.quic.transport_params),),
+                )
+            ),
+        )
     tickets = client_offers_psk_dhe(ch)
     if accepted is not None:
         # PSK handshake: no CertificateRequest, Certificate or CertificateVerify (§4.2.11).
         cx.resumed = accepted.session is not None
         if accepted.session is not None and accepted.session.client_cert_chain:
             cx.peer_certificates = accepted.session.client_cert_chain
+        for raw in flight:  # PSK flights keep one record per message
+            cx.send_handshake(raw)
         _send(cx, tr, Finished(verify_data=hs.server_finished_verify_data(tr.current_hash())))
         traffic = hs.into_traffic(tr.current_hash())
         cx.set_tls13_encrypter(suite, traffic.server_application_traffic_secret_0)
@@ -234,8 +270,8 @@ def emit_first_flight(
     verifier = cfg.client_verifier
     if verifier.offer_client_auth():
         hints = verifier.root_hint_subjects()
-        _send(
-            cx,
+        _queue(
+            flight,
             tr,
             CertificateRequest13(
                 certificate_request_context=b"",
@@ -253,10 +289,11 @@ def emit_first_flight(
         ck.sct_list if ch.extensions.signed_certificate_timestamp else None,
     )
     tr.add(raw)
-    cx.send_handshake(raw)
+    flight.append(raw)
     signature = sel.signer.sign(signed_content(SERVER_CV_CONTEXT, tr.current_hash()))
-    _send(cx, tr, CertificateVerify(algorithm=int(sel.signer.scheme), signature=signature))
-    _send(cx, tr, Finished(verify_data=hs.server_finished_verify_data(tr.current_hash())))
+    _queue(flight, tr, CertificateVerify(algorithm=int(sel.signer.scheme), signature=signature))
+    _queue(flight, tr, Finished(verify_data=hs.server_finished_verify_data(tr.current_hash())))
+    cx.send_handshake(b"".join(flight))
     traffic = hs.into_traffic(tr.current_hash())
     cx.set_tls13_encrypter(suite, traffic.server_application_traffic_secret_0)
     _log.debug(

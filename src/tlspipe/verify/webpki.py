@@ -22,7 +22,7 @@ import ipaddress
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -360,16 +360,41 @@ class _HandshakeSignatures:
         return self._schemes
 
 
+class _Validated(NamedTuple):
+    """A successful server path validation, reusable while ``store`` is the root store's
+    current ``Store`` and the time lies within [``not_before``, ``not_after``] (the
+    intersection of the validity windows of every certificate in ``built``)."""
+
+    store: xv.Store
+    not_before: dt.datetime
+    not_after: dt.datetime
+    built: tuple[x509.Certificate, ...]
+
+
 class WebPkiServerVerifier(_HandshakeSignatures):
     """Verifies server certificates against :class:`RootCertStore` roots (client side).
 
     Supports DNS names (wildcards per RFC 6125 as implemented by ``cryptography``) and IP
     addresses: a ``server_name`` that parses as an IPv4/IPv6 literal is matched against iPAddress
     subjectAltNames.  The leaf must carry subjectAltName; EKU, when present, must allow
-    serverAuth.  OCSP responses are accepted but not checked.
+    serverAuth.  OCSP responses, SCTs, CRLs and pins are checked only when ``checks`` asks.
+
+    Successful path validations are cached (clients reconnect to the same servers): each
+    verifier keeps a bounded LRU (:attr:`CACHE_SIZE` entries) keyed by the exact DER bytes of
+    the end entity and the peer's intermediates and the exact ``server_name``.  An entry
+    remembers the root store's ``Store`` object it was validated against (adding a root
+    builds a new one, which misses) and the window in which every certificate of the built
+    path is valid; a verification at a time outside that window, or with any other chain,
+    name or store, runs the full validation again.  Failures are never cached.  The
+    :class:`ServerCertChecks` (OCSP, CT, CRLs, pins) run on every call, on the cached path,
+    and the handshake signature (:meth:`verify_tls13_signature` /
+    :meth:`verify_tls12_signature`) is always verified.  ``cache_size=0`` disables the cache.
     """
 
-    __slots__ = ("_checks", "_max_chain_depth", "_roots", "_schemes")
+    __slots__ = ("_cache", "_cache_size", "_checks", "_max_chain_depth", "_roots", "_schemes")
+
+    #: Default bound of the cache of successful validations.
+    CACHE_SIZE: Final = 128
 
     def __init__(
         self,
@@ -378,21 +403,27 @@ class WebPkiServerVerifier(_HandshakeSignatures):
         max_chain_depth: int = DEFAULT_MAX_CHAIN_DEPTH,
         schemes: Sequence[SignatureScheme] = DEFAULT_VERIFY_SCHEMES,
         checks: ServerCertChecks | None = None,
+        cache_size: int = CACHE_SIZE,
     ) -> None:
         """Create a verifier trusting ``roots``; ``checks`` adds optional revocation, CT and
-        pinning checks on top of path validation.
+        pinning checks on top of path validation; ``cache_size`` bounds the cache of
+        successful validations (0: no cache).
 
         Raises:
-            ConfigError: ``roots`` is empty, ``max_chain_depth`` out of range or ``schemes``
-                empty.
+            ConfigError: ``roots`` is empty, ``max_chain_depth`` or ``cache_size`` out of
+                range or ``schemes`` empty.
         """
         roots.to_store()  # fail early on an empty store
         if not schemes:
             raise ConfigError("schemes must not be empty")
+        if cache_size < 0:
+            raise ConfigError(f"cache_size must be >= 0, got {cache_size}")
         self._roots = roots
         self._max_chain_depth = _check_depth(max_chain_depth)
         self._schemes = tuple(schemes)
         self._checks = checks
+        self._cache_size = cache_size
+        self._cache: dict[tuple[bytes, tuple[bytes, ...], str], _Validated] = {}
 
     def __repr__(self) -> str:
         return f"WebPkiServerVerifier({self._roots!r})"
@@ -421,12 +452,25 @@ class WebPkiServerVerifier(_HandshakeSignatures):
                 ``UNKNOWN_ISSUER`` (``unknown_ca``) and the like.
         """
         now = _utc(now)
+        key = (bytes(end_entity), tuple(map(bytes, intermediates)), server_name)
+        cache = self._cache
+        store = self._roots.to_store()
+        hit = cache.pop(key, None)
+        if (
+            hit is not None
+            and hit.store is store
+            and hit.not_before <= now <= hit.not_after
+        ):
+            cache[key] = hit  # most recently used last
+            if self._checks is not None:
+                self._checks.run(hit.built, ocsp_response, sct_list, now)
+            return ServerCertVerified.assertion()
         leaf, chain = _parse_chain(end_entity, intermediates)
         subject = _server_subject(server_name)
         _check_validity(leaf, now, "certificate")
         verifier = (
             xv.PolicyBuilder()
-            .store(self._roots.to_store())
+            .store(store)
             .time(now)
             .max_chain_depth(self._max_chain_depth)
             .build_server_verifier(subject)
@@ -444,6 +488,15 @@ class WebPkiServerVerifier(_HandshakeSignatures):
             ) from err
         if self._checks is not None:
             self._checks.run(built, ocsp_response, sct_list, now)
+        if self._cache_size:
+            if len(cache) >= self._cache_size:
+                cache.pop(next(iter(cache)), None)  # least recently used
+            cache[key] = _Validated(
+                store,
+                max(c.not_valid_before_utc for c in built),
+                min(c.not_valid_after_utc for c in built),
+                tuple(built),
+            )
         _log.debug("server certificate verified for %r", server_name)
         return ServerCertVerified.assertion()
 
