@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, NamedTuple
@@ -391,7 +392,15 @@ class WebPkiServerVerifier(_HandshakeSignatures):
     :meth:`verify_tls12_signature`) is always verified.  ``cache_size=0`` disables the cache.
     """
 
-    __slots__ = ("_cache", "_cache_size", "_checks", "_max_chain_depth", "_roots", "_schemes")
+    __slots__ = (
+        "_cache",
+        "_cache_lock",
+        "_cache_size",
+        "_checks",
+        "_max_chain_depth",
+        "_roots",
+        "_schemes",
+    )
 
     #: Default bound of the cache of successful validations.
     CACHE_SIZE: Final = 128
@@ -424,6 +433,8 @@ class WebPkiServerVerifier(_HandshakeSignatures):
         self._checks = checks
         self._cache_size = cache_size
         self._cache: dict[tuple[bytes, tuple[bytes, ...], str], _Validated] = {}
+        # A config (and its verifier) may be shared by connections in several threads.
+        self._cache_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"WebPkiServerVerifier({self._roots!r})"
@@ -455,13 +466,11 @@ class WebPkiServerVerifier(_HandshakeSignatures):
         key = (bytes(end_entity), tuple(map(bytes, intermediates)), server_name)
         cache = self._cache
         store = self._roots.to_store()
-        hit = cache.pop(key, None)
-        if (
-            hit is not None
-            and hit.store is store
-            and hit.not_before <= now <= hit.not_after
-        ):
-            cache[key] = hit  # most recently used last
+        with self._cache_lock:
+            hit = cache.pop(key, None)
+            if hit is not None:
+                cache[key] = hit  # most recently used last
+        if hit is not None and hit.store is store and hit.not_before <= now <= hit.not_after:
             if self._checks is not None:
                 self._checks.run(hit.built, ocsp_response, sct_list, now)
             return ServerCertVerified.assertion()
@@ -489,14 +498,17 @@ class WebPkiServerVerifier(_HandshakeSignatures):
         if self._checks is not None:
             self._checks.run(built, ocsp_response, sct_list, now)
         if self._cache_size:
-            if len(cache) >= self._cache_size:
-                cache.pop(next(iter(cache)), None)  # least recently used
-            cache[key] = _Validated(
+            entry = _Validated(
                 store,
                 max(c.not_valid_before_utc for c in built),
                 min(c.not_valid_after_utc for c in built),
                 tuple(built),
             )
+            with self._cache_lock:
+                cache.pop(key, None)
+                while len(cache) >= self._cache_size:
+                    cache.pop(next(iter(cache)))  # least recently used
+                cache[key] = entry
         _log.debug("server certificate verified for %r", server_name)
         return ServerCertVerified.assertion()
 
