@@ -498,19 +498,17 @@ class Connection:
                 and not cx.received_close_notify
                 and not cx.joiner.pending
             ):  # the bulk path: whole application_data records fed as one bytes object
-                got, opened = cx.record_layer.open_fed_appdata(dfr, cx.received_plaintext)
+                got = cx.record_layer.open_fed_appdata(dfr, cx.received_plaintext)
                 if got:
                     cx.received_len += got
                     cx.empty_records = 0
                     cx.key_updates_in_a_row = 0
-                if opened is not None:
-                    self._process_opened(*opened)
-                elif not dfr.fed and not dfr.buf:  # pop() would say None
-                    if self._eof and not cx.received_close_notify:
-                        raise UnexpectedEof("peer closed connection without sending close_notify")
-                    return _new_io_state(
-                        IoState, (cx.sendq.nbytes, cx.received_len, cx.received_close_notify)
-                    )
+                    if not dfr.fed and not dfr.buf:  # all consumed: pop() would say None
+                        if self._eof:
+                            raise UnexpectedEof(
+                                "peer closed connection without sending close_notify"
+                            )
+                        return _new_io_state(IoState, (cx.sendq.nbytes, cx.received_len, False))
             # Process every complete record buffered, even past buffer_limit: the deframer is
             # bounded and read_tls refuses input while plaintext is over the limit, so this
             # stays bounded, and no record is stranded once the peer stops sending.

@@ -112,6 +112,7 @@ _APPDATA_BYTE = _TYPE_BYTE[_APPDATA]
 # The TLS 1.3 record header (= AAD) of a full-size record: 2^14 octets + type + tag.
 _FULL13_LEN = MAX_PLAINTEXT + 1 + 16
 _FULL13_HEADER = _HEADER13_PREFIX + _FULL13_LEN.to_bytes(2, "big")
+_FULL13_WIRE = HEADER_LEN + _FULL13_LEN  # the whole record on the wire
 _INNER_OVERHEAD13 = 1 + TAG_LEN  # content type octet + tag
 _MIN_FAST13 = HEADER_LEN + TAG_LEN  # a record with less after its header is not bulk data
 _unpack_header = _HEADER.unpack_from
@@ -923,86 +924,87 @@ class RecordLayer:
         self._read_seq = seq + 1
         return out
 
-    def open_fed_appdata(
-        self, dfr: Deframer, out: deque[bytes]
-    ) -> tuple[int, tuple[int, bytes] | None]:
+    def open_fed_appdata(self, dfr: Deframer, out: deque[bytes]) -> int:
         """The bulk receive path: open the complete TLS 1.3 application_data records at the
-        front of ``dfr``'s fed ``bytes`` and append their plaintexts to ``out``.
+        front of ``dfr``'s fed ``bytes`` and append their (non-empty) contents to ``out``.
 
         Does what ``dfr.pop()`` then :meth:`decrypt` do for each such record, in one call
-        with no per-record objects; it stops, leaving the rest to that long way, at the first
-        record that is not complete, whose header or length is not the common case, or that
-        does not authenticate (:meth:`decrypt` then raises for it).  The caller makes sure
-        an application_data record with non-empty plaintext is what it expects now.
+        with no per-record objects.  It stops before the first record that is not complete,
+        whose header or length is not the common case, that does not authenticate, or whose
+        inner plaintext is not non-empty application data: that record stays in ``dfr``
+        (not consumed, the read sequence number not advanced) for the long way, ``pop()``
+        then :meth:`decrypt`, which opens it again and raises or returns exactly as for any
+        other record.  The caller makes sure application data is what it expects now.
 
         Returns:
-            ``(octets appended to out, opened)``: ``opened`` is ``(type, content)`` of the
-            record opened last when it was not non-empty application data (the caller
-            processes it as it would a :meth:`decrypt` result), else ``None``.
-
-        Raises:
-            RecordOverflow, PeerMisbehaved: as :meth:`decrypt` for a malformed inner
-                plaintext (the record has been consumed).
+            The number of octets appended to ``out``.
         """
         open13 = self._open13
+        if open13 is None or self._skip_left is not None:
+            return 0
         p = dfr.fed
-        if open13 is None or self._skip_left is not None or not p:
-            return 0, None
         off = dfr.off
         total = len(p)
         seq = self._read_seq
         iv = self._read_iv13
-        bound = min(dfr.max_record_len, MAX_CIPHERTEXT_TLS13)
+        bound = dfr.max_record_len
         got = 0
-        opened: tuple[int, bytes] | None = None
-        append = out.append
-        while total - off > _MIN_FAST13 and seq < SEQ_MAX:
-            typ, version, length = _unpack_header(p, off)
-            start = off + HEADER_LEN
-            end = start + length
-            if typ != _APPDATA or version >> 8 != 3 or length > bound or end > total:
-                break
-            if length <= TAG_LEN:
-                break
-            try:
-                inner = open13(
-                    (iv ^ seq).to_bytes(12, "big"),
-                    p[start:end],
-                    _FULL13_HEADER
-                    if length == _FULL13_LEN
-                    else _HEADER13_PREFIX + length.to_bytes(2, "big"),
-                )
-            except self._open13_error:
-                break  # decrypt() raises DecryptError for it
+        while True:
+            end = off + _FULL13_WIRE
+            if (
+                end <= total
+                and p[off : off + HEADER_LEN] == _FULL13_HEADER
+                and bound >= _FULL13_LEN
+                and seq < SEQ_MAX
+            ):  # a full-size record, the common case: its header is a constant
+                try:
+                    inner = open13(
+                        (iv ^ seq).to_bytes(12, "big"), p[off + HEADER_LEN : end], _FULL13_HEADER
+                    )
+                except self._open13_error:
+                    break  # decrypt() raises DecryptError for it
+                if inner[-1] != _APPDATA:  # padded, or not application data: the long way
+                    break
+                out.append(inner[:MAX_PLAINTEXT])
+                got += MAX_PLAINTEXT
+            else:
+                if total - off <= _MIN_FAST13 or seq >= SEQ_MAX:
+                    break
+                typ, version, length = _unpack_header(p, off)
+                start = off + HEADER_LEN
+                end = start + length
+                if (
+                    typ != _APPDATA
+                    or version >> 8 != 3
+                    or length > bound
+                    or length > MAX_CIPHERTEXT_TLS13
+                    or length <= TAG_LEN
+                    or end > total
+                ):
+                    break
+                try:
+                    inner = open13(
+                        (iv ^ seq).to_bytes(12, "big"),
+                        p[start:end],
+                        _HEADER13_PREFIX + length.to_bytes(2, "big"),
+                    )
+                except self._open13_error:
+                    break
+                m = len(inner) - 1
+                if inner[-1] != _APPDATA or not 0 < m <= MAX_PLAINTEXT:
+                    break
+                out.append(inner[:m])
+                got += m
             seq += 1
             off = end
-            m = len(inner) - 1
-            if inner[-1] == _APPDATA and 0 < m <= MAX_PLAINTEXT:
-                append(inner[:m])
-                got += m
-                continue
-            # the record is consumed (as pop() would), then opened as decrypt() would
-            self._read_seq = seq - 1
-            if off == total:
+            if off == total:  # all consumed (what pop() does for the last record)
+                self._read_seq = seq
                 dfr.fed = b""
                 dfr.off = 0
-            else:
-                dfr.off = off
-            last = inner[-1]
-            opened = (
-                (last, inner[:m])
-                if last in _INNER_OK and m <= MAX_PLAINTEXT
-                else _unwrap13(inner)
-            )
-            self._read_seq = seq
-            return got, opened
+                return got
         self._read_seq = seq
-        if off == total:
-            dfr.fed = b""
-            dfr.off = 0
-        else:
-            dfr.off = off
-        return got, None
+        dfr.off = off
+        return got
 
     def _skip(self, record: Record) -> None:
         left = self._skip_left
