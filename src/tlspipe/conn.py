@@ -62,8 +62,8 @@ from .msgs.message import (
     encode_alert,
     encode_handshake,
 )
-from .record.deframer import Deframer, HandshakeJoiner, Record
-from .record.layer import RecordLayer, Tls13Decrypter, Tls13Encrypter
+from .record.deframer import MAX_PLAINTEXT, Deframer, HandshakeJoiner, Record
+from .record.layer import _APPDATA_BYTE, _FULL13_HEADER, RecordLayer, Tls13Decrypter, Tls13Encrypter
 from .record.send import SendQueue, fragment
 
 __all__ = [
@@ -778,6 +778,27 @@ class Connection:
         if type(data) is bytes:
             payload: bytes | memoryview = data
             n = len(data)
+            if n == MAX_PLAINTEXT:  # a full-size TLS 1.3 record: seal it here, one frame less
+                rl = cx.record_layer
+                seal = rl._seal13
+                seq = rl._write_seq
+                sendq = cx.sendq
+                if (
+                    seal is not None
+                    and seq < rl._enc_soft  # else a KeyUpdate is due: the long way
+                    and cx.may_send_application_data
+                    and n <= cx.max_fragment
+                    and n <= cx.buffer_limit - sendq.nbytes
+                ):  # RecordLayer.encrypt_appdata's full-size case and SendQueue.push inlined
+                    full = _FULL13_HEADER + seal(
+                        (rl._write_iv13 ^ seq).to_bytes(12, "big"),
+                        data + _APPDATA_BYTE,
+                        _FULL13_HEADER,
+                    )
+                    rl._write_seq = seq + 1
+                    sendq.chunks.append(full)
+                    sendq.nbytes += len(full)
+                    return n
         else:
             payload = memoryview(data).cast("B")
             n = len(payload)

@@ -273,3 +273,78 @@ def test_receive_sequence_space_end(pki: PKI) -> None:
         _feed(s, sealer.data(_msg(1, FULL)) + sealer.data(_msg(2, FULL)))
     assert s.read() == _msg(1, FULL)
     assert _sent_alert(pair, s) == AlertDescription.unexpected_message
+
+
+# -- sending: Connection.write seals a full-size TLS 1.3 record itself ------------------------
+def test_full_size_write_is_the_record_the_record_layer_makes(pki: PKI) -> None:
+    pair, sealer = _setup(pki)
+    c = pair.client
+    for i in range(3):
+        assert c.write(_msg(i, FULL)) == FULL
+        assert c.write_tls() == sealer.data(_msg(i, FULL))
+    assert c.write(_msg(3, 100)) == 100  # and other sizes go on from the same sequence
+    assert c.write_tls() == sealer.data(_msg(3, 100))
+
+
+def test_full_size_writes_through_automatic_key_updates(pki: PKI) -> None:
+    pair, _ = _setup(pki)
+    c, s = pair.client, pair.server
+    rl = c._cx.record_layer
+    rl._enc_soft = rl.write_seq + 3  # 3 records before the soft limit
+    for i in range(10):
+        assert c.write(_msg(i, FULL)) == FULL
+        assert c.io_state().tls_bytes_to_write >= FULL
+        _feed(s, c.write_tls())
+        assert s.read() == _msg(i, FULL)
+    assert rl.write_seq < 10  # moved to a fresh key on the way
+
+
+def test_full_size_write_respects_the_send_buffer_bound(pki: PKI) -> None:
+    pair = make_pair(pki, tap=False, client={"buffer_limit": 20000})
+    pair.handshake()
+    c, s = pair.client, pair.server
+    assert c.write(_msg(1, FULL)) == FULL
+    queued = c.io_state().tls_bytes_to_write
+    took = c.write(_msg(2, FULL))  # only what fits under the bound
+    assert took == 20000 - queued
+    _feed(s, c.write_tls())
+    assert s.read() == _msg(1, FULL) + _msg(2, FULL)[:took]
+
+
+def test_full_size_write_with_a_smaller_max_fragment(pki: PKI) -> None:
+    pair = make_pair(pki, tap=False, client={"max_fragment_size": 4096})
+    pair.handshake()
+    c, s = pair.client, pair.server
+    assert c.write(_msg(1, FULL)) == FULL
+    wire = c.write_tls()
+    assert wire.count(b"\x17\x03\x03") >= 4 and len(wire) == 4 * (5 + 4096 + 17)
+    _feed(s, wire)
+    assert s.read() == _msg(1, FULL)
+
+
+@pytest.mark.parametrize("kind", [bytearray, memoryview])
+def test_full_size_write_of_other_buffers(pki: PKI, kind: type) -> None:
+    pair, sealer = _setup(pki)
+    c = pair.client
+    assert c.write(kind(_msg(1, FULL))) == FULL
+    assert c.write_tls() == sealer.data(_msg(1, FULL))
+
+
+def test_full_size_write_before_the_handshake_is_buffered(pki: PKI) -> None:
+    pair = make_pair(pki, tap=False)
+    c, s = pair.client, pair.server
+    assert c.write(_msg(1, FULL)) == FULL
+    pair.handshake()
+    assert s.read() == _msg(1, FULL)
+
+
+def test_full_size_write_after_close_or_failure(pki: PKI) -> None:
+    pair, _ = _setup(pki)
+    c, s = pair.client, pair.server
+    c.send_close_notify()
+    with pytest.raises(tlspipe.BufferFull):
+        c.write(_msg(1, FULL))
+    with pytest.raises(tlspipe.DecryptError):
+        _feed(s, b"\x17\x03\x03\x40\x11" + bytes(FULL + 17))
+    with pytest.raises(tlspipe.DecryptError):
+        s.write(_msg(1, FULL))

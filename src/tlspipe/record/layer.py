@@ -672,6 +672,10 @@ class RecordLayer:
     Starts in plaintext.  :meth:`set_encrypter` / :meth:`set_decrypter` install new keys and
     reset that direction's sequence number to 0.  See the module docstring for limits and
     0-RTT skipping.
+
+    The connection's bulk send path (``Connection.write``) runs :meth:`encrypt_appdata`'s
+    full-size case inline: it reads ``_seal13``, ``_write_iv13`` and ``_enc_soft`` and
+    advances ``_write_seq``, exactly as that method does; nothing else touches them.
     """
 
     __slots__ = (
