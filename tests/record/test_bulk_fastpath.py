@@ -275,6 +275,49 @@ def test_receive_sequence_space_end(pki: PKI) -> None:
     assert _sent_alert(pair, s) == AlertDescription.unexpected_message
 
 
+def test_one_full_size_record_per_feed_with_odd_contents(pki: PKI) -> None:
+    """A feed of exactly one record with the full-size header (the shortest branch):
+    padded data, a padded KeyUpdate, then a bad tag — each handled as the long way does."""
+    pair, sealer = _setup(pki)
+    s = pair.server
+    _feed(s, sealer.data(_msg(1, FULL)))
+    _feed(s, sealer.data(_msg(2, FULL - 1), padding=1))
+    assert s.read() == _msg(1, FULL) + _msg(2, FULL - 1)
+    ku = encode_handshake(KeyUpdate(request_update=KeyUpdateRequest.update_not_requested))
+    _feed(s, sealer.record(HANDSHAKE, ku, padding=FULL - len(ku)))
+    sealer.secret = ks13.next_traffic_secret(sealer.suite.hash_name, sealer.secret)
+    sealer._install()
+    _feed(s, sealer.data(_msg(3, FULL)))
+    assert s.read() == _msg(3, FULL)
+    bad = bytearray(sealer.data(_msg(4, FULL)))
+    bad[-1] ^= 0x80
+    with pytest.raises(tlspipe.DecryptError):
+        _feed(s, bytes(bad))
+    assert _sent_alert(pair, s) == AlertDescription.bad_record_mac
+
+
+@pytest.mark.parametrize("typ", [0, 0x14, 0x18])
+def test_one_full_size_record_per_feed_with_a_bad_inner_type(pki: PKI, typ: int) -> None:
+    pair, sealer = _setup(pki)
+    s = pair.server
+    _feed(s, sealer.data(_msg(1, FULL)))
+    with pytest.raises(tlspipe.PeerMisbehaved):
+        _feed(s, sealer.record(typ, _msg(2, FULL) if typ else bytes(FULL)))
+    assert s.read() == _msg(1, FULL)
+    assert _sent_alert(pair, s) == AlertDescription.unexpected_message
+
+
+def test_one_full_size_record_per_feed_at_the_sequence_space_end(pki: PKI) -> None:
+    pair, sealer = _setup(pki)
+    s = pair.server
+    s._cx.record_layer._read_seq = sealer.seq = 2**64 - 2
+    _feed(s, sealer.data(_msg(1, FULL)))
+    assert s.read() == _msg(1, FULL)
+    with pytest.raises(tlspipe.PeerMisbehaved):
+        _feed(s, sealer.data(_msg(2, FULL)))
+    assert _sent_alert(pair, s) == AlertDescription.unexpected_message
+
+
 # -- sending: Connection.write seals a full-size TLS 1.3 record itself ------------------------
 def test_full_size_write_is_the_record_the_record_layer_makes(pki: PKI) -> None:
     pair, sealer = _setup(pki)
