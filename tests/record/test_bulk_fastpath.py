@@ -318,6 +318,35 @@ def test_one_full_size_record_per_feed_at_the_sequence_space_end(pki: PKI) -> No
     assert _sent_alert(pair, s) == AlertDescription.unexpected_message
 
 
+@pytest.mark.parametrize("into", [True, False])
+def test_full_size_records_with_and_without_open_into(pki: PKI, into: bool) -> None:
+    """Full-size records are opened into the layer's own buffer when the AEAD offers
+    ``raw_open_into``, else by ``raw_open``: the same plaintext either way, never a view of
+    that buffer."""
+    pair, sealer = _setup(pki)
+    s = pair.server
+    rl = s._cx.record_layer
+    if into:
+        assert rl._open13_into is not None
+    else:
+        rl._open13_into = None
+    got = []
+    for i in range(3):
+        _feed(s, sealer.data(_msg(i, FULL)))
+        got.append(s.read())
+    _feed(s, b"".join(sealer.data(_msg(i, FULL)) for i in range(3, 6)))
+    got.append(s.read())
+    assert all(type(g) is bytes for g in got)
+    assert b"".join(got) == b"".join(_msg(i, FULL) for i in range(6))
+    assert (rl._rbuf is not None) == into
+    good = sealer.data(_msg(6, FULL))
+    bad = bytearray(sealer.data(_msg(7, FULL)))
+    bad[100] ^= 4
+    with pytest.raises(tlspipe.DecryptError):
+        _feed(s, good + bytes(bad))
+    assert s.read() == _msg(6, FULL)
+
+
 # -- sending: Connection.write seals a full-size TLS 1.3 record itself ------------------------
 def test_full_size_write_is_the_record_the_record_layer_makes(pki: PKI) -> None:
     pair, sealer = _setup(pki)

@@ -116,6 +116,7 @@ _FULL13_WIRE = HEADER_LEN + _FULL13_LEN  # the whole record on the wire
 _INNER_OVERHEAD13 = 1 + TAG_LEN  # content type octet + tag
 _MIN_FAST13 = HEADER_LEN + TAG_LEN  # a record with less after its header is not bulk data
 _unpack_header = _HEADER.unpack_from
+_NO_VIEW = memoryview(b"")  # RecordLayer._rbuf_content before the buffer is made
 
 
 class RecordAead(Protocol):
@@ -242,6 +243,7 @@ PLAINTEXT_DECRYPTER = PlaintextDecrypter()
 
 
 _Raw = Callable[[bytes, "bytes | memoryview", bytes], bytes]
+_RawInto = Callable[[bytes, "bytes | memoryview", bytes, memoryview], int]
 
 
 def _raw_seal(aead: RecordAead) -> _Raw:
@@ -263,6 +265,13 @@ def _raw_open(aead: RecordAead) -> tuple[_Raw, type[Exception]]:
         return cast(_Raw, raw), err
     open_ = aead.open
     return (lambda nonce, data, aad: open_(nonce, aad, data)), DecryptError
+
+
+def _raw_open_into(aead: RecordAead) -> _RawInto | None:
+    """``aead``'s ``raw_open_into(nonce, ciphertext, aad, buf)`` when it has one: opens into
+    ``buf`` (exactly the plaintext length), raising ``raw_open_error`` on a bad tag."""
+    raw = getattr(aead, "raw_open_into", None)
+    return cast(_RawInto, raw) if callable(raw) else None
 
 
 def _check_iv(iv: bytes, n: int, what: str) -> int:
@@ -345,13 +354,14 @@ class Tls13Decrypter:
         ValueError: ``iv`` is not 12 bytes (a programming error).
     """
 
-    __slots__ = ("_aead", "_iv", "_open", "_open_error", "integrity_limit")
+    __slots__ = ("_aead", "_iv", "_open", "_open_error", "_open_into", "integrity_limit")
 
     def __init__(
         self, aead: RecordAead, iv: bytes, *, integrity_limit: int = AEAD_INTEGRITY_LIMIT
     ) -> None:
         self._aead = aead
         self._open, self._open_error = _raw_open(aead)
+        self._open_into = _raw_open_into(aead)
         self._iv = _check_iv(iv, 12, "TLS 1.3 iv")
         self.integrity_limit = integrity_limit
 
@@ -688,6 +698,9 @@ class RecordLayer:
         "_encrypting",
         "_open13",
         "_open13_error",
+        "_open13_into",
+        "_rbuf",
+        "_rbuf_content",
         "_read_iv13",
         "_read_seq",
         "_seal13",
@@ -716,6 +729,13 @@ class RecordLayer:
         self._write_iv13 = 0
         self._open13: _Raw | None = None
         self._open13_error: type[Exception] = DecryptError
+        # The bulk receive path opens a full-size record into a buffer of its own (made on
+        # the first such record; 2^14 + 1 octets) when the AEAD can (raw_open_into): no
+        # output allocation, and the content is copied out once.  _rbuf_content is its
+        # first 2^14 octets.  The buffer is never handed out.
+        self._open13_into: _RawInto | None = None
+        self._rbuf: memoryview | None = None
+        self._rbuf_content = _NO_VIEW
         self._read_iv13 = 0
 
     def __repr__(self) -> str:
@@ -776,9 +796,11 @@ class RecordLayer:
         if type(decrypter) is Tls13Decrypter:
             self._open13 = decrypter._open
             self._open13_error = decrypter._open_error
+            self._open13_into = decrypter._open_into
             self._read_iv13 = decrypter._iv
         else:
             self._open13 = None
+            self._open13_into = None
         self._read_seq = 0
         self._dec_failures = 0
 
@@ -955,15 +977,33 @@ class RecordLayer:
             and dfr.max_record_len >= _FULL13_LEN
             and seq < SEQ_MAX
         ):  # exactly one full-size record (the bulk case: one write_tls() per read_tls())
-            try:
-                inner = open13(
-                    (self._read_iv13 ^ seq).to_bytes(12, "big"), p[HEADER_LEN:], _FULL13_HEADER
-                )
-            except self._open13_error:
-                return 0  # decrypt() raises DecryptError for it
-            if inner[-1] != _APPDATA:  # padded, or not application data: the long way
-                return 0
-            out.append(inner[:MAX_PLAINTEXT])
+            into = self._open13_into
+            if into is not None:  # opened into the layer's buffer, the content copied out
+                buf = self._rbuf
+                if buf is None:
+                    buf = self._new_rbuf()
+                try:
+                    into(
+                        (self._read_iv13 ^ seq).to_bytes(12),
+                        memoryview(p)[HEADER_LEN:],
+                        _FULL13_HEADER,
+                        buf,
+                    )
+                except self._open13_error:
+                    return 0  # decrypt() raises DecryptError for it
+                if buf[MAX_PLAINTEXT] != _APPDATA:  # padded, or not application data
+                    return 0
+                out.append(self._rbuf_content.tobytes())
+            else:
+                try:
+                    inner = open13(
+                        (self._read_iv13 ^ seq).to_bytes(12), p[HEADER_LEN:], _FULL13_HEADER
+                    )
+                except self._open13_error:
+                    return 0  # decrypt() raises DecryptError for it
+                if inner[-1] != _APPDATA:  # padded, or not application data: the long way
+                    return 0
+                out.append(inner[:MAX_PLAINTEXT])
             self._read_seq = seq + 1
             dfr.fed = b""  # off is already 0
             return MAX_PLAINTEXT
@@ -980,15 +1020,33 @@ class RecordLayer:
                 and bound >= _FULL13_LEN
                 and seq < SEQ_MAX
             ):  # a full-size record, the common case: its header is a constant
-                try:
-                    inner = open13(
-                        (iv ^ seq).to_bytes(12, "big"), p[off + HEADER_LEN : end], _FULL13_HEADER
-                    )
-                except self._open13_error:
-                    break  # decrypt() raises DecryptError for it
-                if inner[-1] != _APPDATA:  # padded, or not application data: the long way
-                    break
-                out.append(inner[:MAX_PLAINTEXT])
+                into = self._open13_into
+                if into is not None:  # as above
+                    buf = self._rbuf
+                    if buf is None:
+                        buf = self._new_rbuf()
+                    try:
+                        into(
+                            (iv ^ seq).to_bytes(12),
+                            memoryview(p)[off + HEADER_LEN : end],
+                            _FULL13_HEADER,
+                            buf,
+                        )
+                    except self._open13_error:
+                        break
+                    if buf[MAX_PLAINTEXT] != _APPDATA:
+                        break
+                    out.append(self._rbuf_content.tobytes())
+                else:
+                    try:
+                        inner = open13(
+                            (iv ^ seq).to_bytes(12), p[off + HEADER_LEN : end], _FULL13_HEADER
+                        )
+                    except self._open13_error:
+                        break  # decrypt() raises DecryptError for it
+                    if inner[-1] != _APPDATA:  # padded, or not application data: the long way
+                        break
+                    out.append(inner[:MAX_PLAINTEXT])
                 got += MAX_PLAINTEXT
             else:
                 if total - off <= _MIN_FAST13 or seq >= SEQ_MAX:
@@ -1028,6 +1086,13 @@ class RecordLayer:
         self._read_seq = seq
         dfr.off = off
         return got
+
+    def _new_rbuf(self) -> memoryview:
+        """The bulk receive buffer (2^14 + 1 octets), made on first use."""
+        buf = memoryview(bytearray(MAX_PLAINTEXT + 1))
+        self._rbuf = buf
+        self._rbuf_content = buf[:MAX_PLAINTEXT]
+        return buf
 
     def _skip(self, record: Record) -> None:
         left = self._skip_left
