@@ -467,10 +467,11 @@ class Connection:
         if cx.received_len >= cx.buffer_limit:
             return 0
         dfr = cx.deframer
-        if type(data) is bytes and not dfr.fed and not dfr.buf and len(data) <= dfr.max_buffer:
-            dfr.fed = data  # Deframer.feed's usual case inlined: kept as is, not copied
-            dfr.off = 0
-            return len(data)
+        if type(data) is bytes and not dfr.fed and not dfr.buf:
+            n = len(data)
+            if n <= dfr.max_buffer:
+                dfr.fed = data  # Deframer.feed's usual case inlined: kept as is, not copied
+                return n  # (off is 0 while fed is empty)
         return dfr.feed(data)
 
     def process_new_packets(self) -> IoState:
@@ -489,7 +490,6 @@ class Connection:
             raise failed
         cx = self._cx
         try:
-            drained = False
             dfr = cx.deframer
             if (
                 dfr.fed
@@ -503,12 +503,13 @@ class Connection:
                     cx.received_len += got
                     cx.empty_records = 0
                     cx.key_updates_in_a_row = 0
-                    if not dfr.fed and not dfr.buf:  # all consumed: pop() would say None
+                    if not dfr.fed:  # all consumed (buf is empty while fed is in use)
                         if self._eof:
                             raise UnexpectedEof(
                                 "peer closed connection without sending close_notify"
                             )
                         return _new_io_state(IoState, (cx.sendq.nbytes, cx.received_len, False))
+            drained = False
             # Process every complete record buffered, even past buffer_limit: the deframer is
             # bounded and read_tls refuses input while plaintext is over the limit, so this
             # stays bounded, and no record is stranded once the peer stops sending.
@@ -791,7 +792,7 @@ class Connection:
                     and n <= cx.buffer_limit - sendq.nbytes
                 ):  # RecordLayer.encrypt_appdata's full-size case and SendQueue.push inlined
                     full = _FULL13_HEADER + seal(
-                        (rl._write_iv13 ^ seq).to_bytes(12, "big"),
+                        (rl._write_iv13 ^ seq).to_bytes(12),
                         data + _APPDATA_BYTE,
                         _FULL13_HEADER,
                     )

@@ -145,7 +145,7 @@ class Deframer:
     Attributes:
         fed: a ``bytes`` object fed while nothing was buffered, kept without copying (its
             first ``off`` octets are consumed).
-        off: how many octets of ``fed`` were consumed.
+        off: how many octets of ``fed`` were consumed (0 whenever ``fed`` is empty).
         buf: the other buffered octets; never modify it.  ``fed`` and ``buf`` are both
             empty exactly when :meth:`is_empty` is true.
         max_buffer: the bound given at construction.

@@ -972,10 +972,10 @@ class RecordLayer:
         seq = self._read_seq
         if (
             len(p) == _FULL13_WIRE
-            and not dfr.off
             and p[:HEADER_LEN] == _FULL13_HEADER
-            and dfr.max_record_len >= _FULL13_LEN
+            and not dfr.off
             and seq < SEQ_MAX
+            and dfr.max_record_len >= _FULL13_LEN
         ):  # exactly one full-size record (the bulk case: one write_tls() per read_tls())
             into = self._open13_into
             if into is not None:  # opened into the layer's buffer, the content copied out
