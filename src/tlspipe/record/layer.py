@@ -962,6 +962,12 @@ class RecordLayer:
         then :meth:`decrypt`, which opens it again and raises or returns exactly as for any
         other record.  The caller makes sure application data is what it expects now.
 
+        A full-size record (header ``17 03 03 40 11``) is recognised by that header; when
+        the AEAD has ``raw_open_into`` it is opened into this layer's own 2^14 + 1 octet
+        buffer (made on first use, never handed out) and its content copied out as
+        ``bytes``.  A feed of exactly one such record (one ``write_tls()`` per
+        ``read_tls()``) is handled before the loop.
+
         Returns:
             The number of octets appended to ``out``.
         """
