@@ -347,6 +347,32 @@ def test_full_size_records_with_and_without_open_into(pki: PKI, into: bool) -> N
     assert s.read() == _msg(6, FULL)
 
 
+@pytest.mark.parametrize("chunk", [1000, 16000, 40000, 65536])
+def test_stream_fed_in_socket_sized_bytes(pki: PKI, chunk: int) -> None:
+    """A stream cut anywhere and fed as bytes pieces (a socket's reads): pieces that
+    complete a cut record are joined with it and opened on the bulk path; the plaintext,
+    a KeyUpdate on the way and a bad tag at the end come out as on the long way."""
+    pair, sealer = _setup(pki)
+    s = pair.server
+    msgs = [_msg(i, FULL if i % 3 else 777) for i in range(12)]
+    wire = b"".join(sealer.data(m) for m in msgs[:6]) + sealer.key_update()
+    wire += b"".join(sealer.data(m) for m in msgs[6:])
+    bad = bytearray(sealer.data(_msg(99, FULL)))
+    bad[-3] ^= 0x10
+    wire += bytes(bad)
+    got = b""
+    with pytest.raises(tlspipe.DecryptError):
+        for at in range(0, len(wire), chunk):
+            piece = wire[at : at + chunk]
+            assert s.read_tls(piece) == len(piece)
+            s.process_new_packets()
+            got += s.read()
+    if s.io_state().plaintext_bytes_to_read:  # what the last piece brought before it
+        got += s.read()
+    assert got == b"".join(msgs)
+    assert _sent_alert(pair, s) == AlertDescription.bad_record_mac
+
+
 # -- sending: Connection.write seals a full-size TLS 1.3 record itself ------------------------
 def test_full_size_write_is_the_record_the_record_layer_makes(pki: PKI) -> None:
     pair, sealer = _setup(pki)
