@@ -94,11 +94,14 @@ class TlsProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         """Feed TLS bytes to the connection; pass plaintext to the reader."""
         conn = self.conn
-        view = memoryview(data)
+        # the bytes object itself first (read_tls keeps a whole bytes object without copying
+        # and opens bulk records where they are); a view of what it did not take after that
+        view: bytes | memoryview = data
         try:
             while True:
                 taken = conn.read_tls(view) if view else 0
-                view = view[taken:]
+                if taken:
+                    view = memoryview(view)[taken:] if taken < len(view) else b""
                 conn.process_new_packets()
                 plain = conn.read()
                 if plain:

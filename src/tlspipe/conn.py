@@ -62,8 +62,8 @@ from .msgs.message import (
     encode_alert,
     encode_handshake,
 )
-from .record.deframer import Deframer, HandshakeJoiner, Record
-from .record.layer import RecordLayer, Tls13Decrypter, Tls13Encrypter
+from .record.deframer import MAX_PLAINTEXT, Deframer, HandshakeJoiner, Record
+from .record.layer import _APPDATA_BYTE, _FULL13_HEADER, RecordLayer, Tls13Decrypter, Tls13Encrypter
 from .record.send import SendQueue, fragment
 
 __all__ = [
@@ -467,10 +467,11 @@ class Connection:
         if cx.received_len >= cx.buffer_limit:
             return 0
         dfr = cx.deframer
-        if type(data) is bytes and not dfr.fed and not dfr.buf and len(data) <= dfr.max_buffer:
-            dfr.fed = data  # Deframer.feed's usual case inlined: kept as is, not copied
-            dfr.off = 0
-            return len(data)
+        if type(data) is bytes and not dfr.fed and not dfr.buf:
+            n = len(data)
+            if n <= dfr.max_buffer:
+                dfr.fed = data  # Deframer.feed's usual case inlined: kept as is, not copied
+                return n  # (off is 0 while fed is empty)
         return dfr.feed(data)
 
     def process_new_packets(self) -> IoState:
@@ -489,7 +490,6 @@ class Connection:
             raise failed
         cx = self._cx
         try:
-            drained = False
             dfr = cx.deframer
             if (
                 dfr.fed
@@ -498,19 +498,18 @@ class Connection:
                 and not cx.received_close_notify
                 and not cx.joiner.pending
             ):  # the bulk path: whole application_data records fed as one bytes object
-                got, opened = cx.record_layer.open_fed_appdata(dfr, cx.received_plaintext)
+                got = cx.record_layer.open_fed_appdata(dfr, cx.received_plaintext)
                 if got:
                     cx.received_len += got
                     cx.empty_records = 0
                     cx.key_updates_in_a_row = 0
-                if opened is not None:
-                    self._process_opened(*opened)
-                elif not dfr.fed and not dfr.buf:  # pop() would say None
-                    if self._eof and not cx.received_close_notify:
-                        raise UnexpectedEof("peer closed connection without sending close_notify")
-                    return _new_io_state(
-                        IoState, (cx.sendq.nbytes, cx.received_len, cx.received_close_notify)
-                    )
+                    if not dfr.fed:  # all consumed (buf is empty while fed is in use)
+                        if self._eof:
+                            raise UnexpectedEof(
+                                "peer closed connection without sending close_notify"
+                            )
+                        return _new_io_state(IoState, (cx.sendq.nbytes, cx.received_len, False))
+            drained = False
             # Process every complete record buffered, even past buffer_limit: the deframer is
             # bounded and read_tls refuses input while plaintext is over the limit, so this
             # stays bounded, and no record is stranded once the peer stops sending.
@@ -780,6 +779,27 @@ class Connection:
         if type(data) is bytes:
             payload: bytes | memoryview = data
             n = len(data)
+            if n == MAX_PLAINTEXT:  # a full-size TLS 1.3 record: seal it here, one frame less
+                rl = cx.record_layer
+                seal = rl._seal13
+                seq = rl._write_seq
+                sendq = cx.sendq
+                if (
+                    seal is not None
+                    and seq < rl._enc_soft  # else a KeyUpdate is due: the long way
+                    and cx.may_send_application_data
+                    and n <= cx.max_fragment
+                    and n <= cx.buffer_limit - sendq.nbytes
+                ):  # RecordLayer.encrypt_appdata's full-size case and SendQueue.push inlined
+                    full = _FULL13_HEADER + seal(
+                        (rl._write_iv13 ^ seq).to_bytes(12),
+                        data + _APPDATA_BYTE,
+                        _FULL13_HEADER,
+                    )
+                    rl._write_seq = seq + 1
+                    sendq.chunks.append(full)
+                    sendq.nbytes += len(full)
+                    return n
         else:
             payload = memoryview(data).cast("B")
             n = len(payload)

@@ -52,7 +52,7 @@ class Stream:
     def __init__(self, conn: Connection, sock: socket.socket) -> None:
         self.conn = conn
         self.sock = sock
-        self._pending = memoryview(b"")  # received TLS bytes the connection did not take yet
+        self._pending: bytes | memoryview = b""  # received TLS bytes not taken yet
         self._eof = False
         #: ``socket.sendmsg`` calls made so far (each one a vectored write of queued records).
         self.sendmsg_calls = 0
@@ -96,10 +96,12 @@ class Stream:
                     self._eof = True
                     conn.read_tls(b"")
                 else:
-                    self._pending = memoryview(data)
+                    self._pending = data  # bytes: read_tls may keep it without a copy
         if self._pending:
             taken = conn.read_tls(self._pending)
-            self._pending = self._pending[taken:]
+            if taken:
+                rest = len(self._pending) - taken
+                self._pending = memoryview(self._pending)[taken:] if rest else b""
         self._process()
 
     def _process(self) -> None:

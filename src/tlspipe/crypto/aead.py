@@ -51,15 +51,20 @@ class CryptographyAead:
     with their ``(nonce, data, associated_data)`` argument order: ``raw_seal``, ``raw_open``
     and ``raw_open_error`` (the exception ``raw_open`` raises on a bad tag).  Calling them
     skips one Python frame per record; :mod:`tlspipe.record.layer` uses them when present.
+    ``raw_open_into(nonce, data, associated_data, buf)`` is ``decrypt_into`` (``buf`` must
+    be exactly the plaintext length; same exception), or ``None`` on a ``cryptography``
+    without it.
     """
 
-    __slots__ = ("raw_open", "raw_seal")
+    __slots__ = ("raw_open", "raw_open_into", "raw_seal")
 
     raw_open_error: ClassVar[type[Exception]] = InvalidTag
 
     def __init__(self, cipher: AESGCM | ChaCha20Poly1305) -> None:
         self.raw_seal = cipher.encrypt
         self.raw_open = cipher.decrypt
+        self.raw_open_into: Callable[[bytes, bytes | memoryview, bytes, memoryview], int] | None
+        self.raw_open_into = getattr(cipher, "decrypt_into", None)
 
     def __repr__(self) -> str:
         return "CryptographyAead(<key hidden>)"

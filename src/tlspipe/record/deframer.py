@@ -35,7 +35,10 @@ Choices (the spec left them open):
 Speed (the bulk receive path): :class:`Record` is a ``NamedTuple`` (immutable, built in a
 third of a frozen dataclass's time), and a ``bytes`` object fed while nothing is buffered is
 kept as it is instead of being copied into the buffer: records are sliced straight out of it,
-and only an incomplete tail is ever copied.
+and only an incomplete tail is ever copied.  A large ``bytes`` piece (2^14 octets or more)
+that completes such a tail and brings as much again is joined with it into a new fed object
+rather than appended to the buffer (see ``Deframer._join``), so socket-sized reads cut
+anywhere in the stream stay on that path.
 """
 
 from __future__ import annotations
@@ -145,7 +148,7 @@ class Deframer:
     Attributes:
         fed: a ``bytes`` object fed while nothing was buffered, kept without copying (its
             first ``off`` octets are consumed).
-        off: how many octets of ``fed`` were consumed.
+        off: how many octets of ``fed`` were consumed (0 whenever ``fed`` is empty).
         buf: the other buffered octets; never modify it.  ``fed`` and ``buf`` are both
             empty exactly when :meth:`is_empty` is true.
         max_buffer: the bound given at construction.
@@ -221,6 +224,8 @@ class Deframer:
         else:
             room = self.max_buffer - len(buf) - len(self.fed) + self.off
         if n <= room:
+            if n >= MAX_PLAINTEXT and type(data) is bytes and self._join(data):
+                return n
             self._spill()
             self.buf += data
             return n
@@ -230,6 +235,36 @@ class Deframer:
         mv = data if isinstance(data, memoryview) else memoryview(data)
         self.buf += mv.cast("B")[:room]
         return room
+
+    def _join(self, data: bytes) -> bool:
+        """Make the buffered octets and ``data`` one fed ``bytes`` object when that pays.
+
+        It pays when ``data`` (typically a large socket read) completes the record the
+        buffered octets start (a tail an earlier read cut off) and brings as much again:
+        the records are then sliced (and bulk data opened) where they are, instead of
+        going through the buffer.  What is copied is never longer than ``data``, so
+        feeding stays linear, as appending is.  Only called for room-fitting ``data`` of at
+        least 2^14 octets.
+
+        Returns:
+            True when ``data`` was taken this way.
+        """
+        fed = self.fed
+        buf = self.buf
+        p, o = (fed, self.off) if fed else (buf, 0)
+        buffered = len(p) - o
+        if len(data) < buffered:
+            return False
+        first = HEADER_LEN + ((p[o + 3] << 8) | p[o + 4]) if buffered >= HEADER_LEN else 0
+        if buffered + len(data) < 2 * first:
+            return False
+        if fed:
+            self.fed = fed[self.off :] + data
+        else:
+            self.fed = b"".join((buf, data))
+            buf.clear()
+        self.off = 0
+        return True
 
     def pop(self) -> Record | None:
         """The next complete record, or ``None`` when more bytes are needed.

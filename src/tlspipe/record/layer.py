@@ -112,9 +112,11 @@ _APPDATA_BYTE = _TYPE_BYTE[_APPDATA]
 # The TLS 1.3 record header (= AAD) of a full-size record: 2^14 octets + type + tag.
 _FULL13_LEN = MAX_PLAINTEXT + 1 + 16
 _FULL13_HEADER = _HEADER13_PREFIX + _FULL13_LEN.to_bytes(2, "big")
+_FULL13_WIRE = HEADER_LEN + _FULL13_LEN  # the whole record on the wire
 _INNER_OVERHEAD13 = 1 + TAG_LEN  # content type octet + tag
 _MIN_FAST13 = HEADER_LEN + TAG_LEN  # a record with less after its header is not bulk data
 _unpack_header = _HEADER.unpack_from
+_NO_VIEW = memoryview(b"")  # RecordLayer._rbuf_content before the buffer is made
 
 
 class RecordAead(Protocol):
@@ -241,6 +243,7 @@ PLAINTEXT_DECRYPTER = PlaintextDecrypter()
 
 
 _Raw = Callable[[bytes, "bytes | memoryview", bytes], bytes]
+_RawInto = Callable[[bytes, "bytes | memoryview", bytes, memoryview], int]
 
 
 def _raw_seal(aead: RecordAead) -> _Raw:
@@ -262,6 +265,13 @@ def _raw_open(aead: RecordAead) -> tuple[_Raw, type[Exception]]:
         return cast(_Raw, raw), err
     open_ = aead.open
     return (lambda nonce, data, aad: open_(nonce, aad, data)), DecryptError
+
+
+def _raw_open_into(aead: RecordAead) -> _RawInto | None:
+    """``aead``'s ``raw_open_into(nonce, ciphertext, aad, buf)`` when it has one: opens into
+    ``buf`` (exactly the plaintext length), raising ``raw_open_error`` on a bad tag."""
+    raw = getattr(aead, "raw_open_into", None)
+    return cast(_RawInto, raw) if callable(raw) else None
 
 
 def _check_iv(iv: bytes, n: int, what: str) -> int:
@@ -344,13 +354,14 @@ class Tls13Decrypter:
         ValueError: ``iv`` is not 12 bytes (a programming error).
     """
 
-    __slots__ = ("_aead", "_iv", "_open", "_open_error", "integrity_limit")
+    __slots__ = ("_aead", "_iv", "_open", "_open_error", "_open_into", "integrity_limit")
 
     def __init__(
         self, aead: RecordAead, iv: bytes, *, integrity_limit: int = AEAD_INTEGRITY_LIMIT
     ) -> None:
         self._aead = aead
         self._open, self._open_error = _raw_open(aead)
+        self._open_into = _raw_open_into(aead)
         self._iv = _check_iv(iv, 12, "TLS 1.3 iv")
         self.integrity_limit = integrity_limit
 
@@ -671,6 +682,10 @@ class RecordLayer:
     Starts in plaintext.  :meth:`set_encrypter` / :meth:`set_decrypter` install new keys and
     reset that direction's sequence number to 0.  See the module docstring for limits and
     0-RTT skipping.
+
+    The connection's bulk send path (``Connection.write``) runs :meth:`encrypt_appdata`'s
+    full-size case inline: it reads ``_seal13``, ``_write_iv13`` and ``_enc_soft`` and
+    advances ``_write_seq``, exactly as that method does; nothing else touches them.
     """
 
     __slots__ = (
@@ -683,6 +698,9 @@ class RecordLayer:
         "_encrypting",
         "_open13",
         "_open13_error",
+        "_open13_into",
+        "_rbuf",
+        "_rbuf_content",
         "_read_iv13",
         "_read_seq",
         "_seal13",
@@ -711,6 +729,13 @@ class RecordLayer:
         self._write_iv13 = 0
         self._open13: _Raw | None = None
         self._open13_error: type[Exception] = DecryptError
+        # The bulk receive path opens a full-size record into a buffer of its own (made on
+        # the first such record; 2^14 + 1 octets) when the AEAD can (raw_open_into): no
+        # output allocation, and the content is copied out once.  _rbuf_content is its
+        # first 2^14 octets.  The buffer is never handed out.
+        self._open13_into: _RawInto | None = None
+        self._rbuf: memoryview | None = None
+        self._rbuf_content = _NO_VIEW
         self._read_iv13 = 0
 
     def __repr__(self) -> str:
@@ -771,9 +796,11 @@ class RecordLayer:
         if type(decrypter) is Tls13Decrypter:
             self._open13 = decrypter._open
             self._open13_error = decrypter._open_error
+            self._open13_into = decrypter._open_into
             self._read_iv13 = decrypter._iv
         else:
             self._open13 = None
+            self._open13_into = None
         self._read_seq = 0
         self._dec_failures = 0
 
@@ -923,86 +950,155 @@ class RecordLayer:
         self._read_seq = seq + 1
         return out
 
-    def open_fed_appdata(
-        self, dfr: Deframer, out: deque[bytes]
-    ) -> tuple[int, tuple[int, bytes] | None]:
+    def open_fed_appdata(self, dfr: Deframer, out: deque[bytes]) -> int:
         """The bulk receive path: open the complete TLS 1.3 application_data records at the
-        front of ``dfr``'s fed ``bytes`` and append their plaintexts to ``out``.
+        front of ``dfr``'s fed ``bytes`` and append their (non-empty) contents to ``out``.
 
         Does what ``dfr.pop()`` then :meth:`decrypt` do for each such record, in one call
-        with no per-record objects; it stops, leaving the rest to that long way, at the first
-        record that is not complete, whose header or length is not the common case, or that
-        does not authenticate (:meth:`decrypt` then raises for it).  The caller makes sure
-        an application_data record with non-empty plaintext is what it expects now.
+        with no per-record objects.  It stops before the first record that is not complete,
+        whose header or length is not the common case, that does not authenticate, or whose
+        inner plaintext is not non-empty application data: that record stays in ``dfr``
+        (not consumed, the read sequence number not advanced) for the long way, ``pop()``
+        then :meth:`decrypt`, which opens it again and raises or returns exactly as for any
+        other record.  The caller makes sure application data is what it expects now.
+
+        A full-size record (header ``17 03 03 40 11``) is recognised by that header; when
+        the AEAD has ``raw_open_into`` it is opened into this layer's own 2^14 + 1 octet
+        buffer (made on first use, never handed out) and its content copied out as
+        ``bytes``.  A feed of exactly one such record (one ``write_tls()`` per
+        ``read_tls()``) is handled before the loop.
 
         Returns:
-            ``(octets appended to out, opened)``: ``opened`` is ``(type, content)`` of the
-            record opened last when it was not non-empty application data (the caller
-            processes it as it would a :meth:`decrypt` result), else ``None``.
-
-        Raises:
-            RecordOverflow, PeerMisbehaved: as :meth:`decrypt` for a malformed inner
-                plaintext (the record has been consumed).
+            The number of octets appended to ``out``.
         """
         open13 = self._open13
+        if open13 is None or self._skip_left is not None:
+            return 0
         p = dfr.fed
-        if open13 is None or self._skip_left is not None or not p:
-            return 0, None
+        seq = self._read_seq
+        if (
+            len(p) == _FULL13_WIRE
+            and p[:HEADER_LEN] == _FULL13_HEADER
+            and not dfr.off
+            and seq < SEQ_MAX
+            and dfr.max_record_len >= _FULL13_LEN
+        ):  # exactly one full-size record (the bulk case: one write_tls() per read_tls())
+            into = self._open13_into
+            if into is not None:  # opened into the layer's buffer, the content copied out
+                buf = self._rbuf
+                if buf is None:
+                    buf = self._new_rbuf()
+                try:
+                    into(
+                        (self._read_iv13 ^ seq).to_bytes(12),
+                        memoryview(p)[HEADER_LEN:],
+                        _FULL13_HEADER,
+                        buf,
+                    )
+                except self._open13_error:
+                    return 0  # decrypt() raises DecryptError for it
+                if buf[MAX_PLAINTEXT] != _APPDATA:  # padded, or not application data
+                    return 0
+                out.append(self._rbuf_content.tobytes())
+            else:
+                try:
+                    inner = open13(
+                        (self._read_iv13 ^ seq).to_bytes(12), p[HEADER_LEN:], _FULL13_HEADER
+                    )
+                except self._open13_error:
+                    return 0  # decrypt() raises DecryptError for it
+                if inner[-1] != _APPDATA:  # padded, or not application data: the long way
+                    return 0
+                out.append(inner[:MAX_PLAINTEXT])
+            self._read_seq = seq + 1
+            dfr.fed = b""  # off is already 0
+            return MAX_PLAINTEXT
         off = dfr.off
         total = len(p)
-        seq = self._read_seq
         iv = self._read_iv13
-        bound = min(dfr.max_record_len, MAX_CIPHERTEXT_TLS13)
+        bound = dfr.max_record_len
         got = 0
-        opened: tuple[int, bytes] | None = None
-        append = out.append
-        while total - off > _MIN_FAST13 and seq < SEQ_MAX:
-            typ, version, length = _unpack_header(p, off)
-            start = off + HEADER_LEN
-            end = start + length
-            if typ != _APPDATA or version >> 8 != 3 or length > bound or end > total:
-                break
-            if length <= TAG_LEN:
-                break
-            try:
-                inner = open13(
-                    (iv ^ seq).to_bytes(12, "big"),
-                    p[start:end],
-                    _FULL13_HEADER
-                    if length == _FULL13_LEN
-                    else _HEADER13_PREFIX + length.to_bytes(2, "big"),
-                )
-            except self._open13_error:
-                break  # decrypt() raises DecryptError for it
+        while True:
+            end = off + _FULL13_WIRE
+            if (
+                end <= total
+                and p[off : off + HEADER_LEN] == _FULL13_HEADER
+                and bound >= _FULL13_LEN
+                and seq < SEQ_MAX
+            ):  # a full-size record, the common case: its header is a constant
+                into = self._open13_into
+                if into is not None:  # as above
+                    buf = self._rbuf
+                    if buf is None:
+                        buf = self._new_rbuf()
+                    try:
+                        into(
+                            (iv ^ seq).to_bytes(12),
+                            memoryview(p)[off + HEADER_LEN : end],
+                            _FULL13_HEADER,
+                            buf,
+                        )
+                    except self._open13_error:
+                        break
+                    if buf[MAX_PLAINTEXT] != _APPDATA:
+                        break
+                    out.append(self._rbuf_content.tobytes())
+                else:
+                    try:
+                        inner = open13(
+                            (iv ^ seq).to_bytes(12), p[off + HEADER_LEN : end], _FULL13_HEADER
+                        )
+                    except self._open13_error:
+                        break  # decrypt() raises DecryptError for it
+                    if inner[-1] != _APPDATA:  # padded, or not application data: the long way
+                        break
+                    out.append(inner[:MAX_PLAINTEXT])
+                got += MAX_PLAINTEXT
+            else:
+                if total - off <= _MIN_FAST13 or seq >= SEQ_MAX:
+                    break
+                typ, version, length = _unpack_header(p, off)
+                start = off + HEADER_LEN
+                end = start + length
+                if (
+                    typ != _APPDATA
+                    or version >> 8 != 3
+                    or length > bound
+                    or length > MAX_CIPHERTEXT_TLS13
+                    or length <= TAG_LEN
+                    or end > total
+                ):
+                    break
+                try:
+                    inner = open13(
+                        (iv ^ seq).to_bytes(12, "big"),
+                        p[start:end],
+                        _HEADER13_PREFIX + length.to_bytes(2, "big"),
+                    )
+                except self._open13_error:
+                    break
+                m = len(inner) - 1
+                if inner[-1] != _APPDATA or not 0 < m <= MAX_PLAINTEXT:
+                    break
+                out.append(inner[:m])
+                got += m
             seq += 1
             off = end
-            m = len(inner) - 1
-            if inner[-1] == _APPDATA and 0 < m <= MAX_PLAINTEXT:
-                append(inner[:m])
-                got += m
-                continue
-            # the record is consumed (as pop() would), then opened as decrypt() would
-            self._read_seq = seq - 1
-            if off == total:
+            if off == total:  # all consumed (what pop() does for the last record)
+                self._read_seq = seq
                 dfr.fed = b""
                 dfr.off = 0
-            else:
-                dfr.off = off
-            last = inner[-1]
-            opened = (
-                (last, inner[:m])
-                if last in _INNER_OK and m <= MAX_PLAINTEXT
-                else _unwrap13(inner)
-            )
-            self._read_seq = seq
-            return got, opened
+                return got
         self._read_seq = seq
-        if off == total:
-            dfr.fed = b""
-            dfr.off = 0
-        else:
-            dfr.off = off
-        return got, None
+        dfr.off = off
+        return got
+
+    def _new_rbuf(self) -> memoryview:
+        """The bulk receive buffer (2^14 + 1 octets), made on first use."""
+        buf = memoryview(bytearray(MAX_PLAINTEXT + 1))
+        self._rbuf = buf
+        self._rbuf_content = buf[:MAX_PLAINTEXT]
+        return buf
 
     def _skip(self, record: Record) -> None:
         left = self._skip_left
