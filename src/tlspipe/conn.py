@@ -315,31 +315,43 @@ class CommonState:
 
     # -- TLS 1.3 traffic keys --------------------------------------------------------------------
     def set_tls13_encrypter(
-        self, suite: Tls13CipherSuite, secret: bytes, *, early: bool = False
+        self,
+        suite: Tls13CipherSuite,
+        secret: bytes,
+        *,
+        early: bool = False,
+        keys: tuple[bytes, bytes] | None = None,
     ) -> None:
-        """Install TLS 1.3 write keys derived from ``secret`` (``early``: 0-RTT keys)."""
+        """Install TLS 1.3 write keys derived from ``secret`` (``early``: 0-RTT keys);
+        ``keys``: its (key, iv) when the caller derived them already."""
         if self.quic is not None:
             self.quic.set_secret(suite, secret, write=True, early=early)
             return
-        key, iv = ks13.traffic_keys(suite, secret)
+        key, iv = keys if keys is not None else ks13.traffic_keys(suite, secret)
         self.record_layer.set_encrypter(Tls13Encrypter.from_key(suite.aead, key, iv))
 
     def set_tls13_decrypter(
-        self, suite: Tls13CipherSuite, secret: bytes, *, early: bool = False
+        self,
+        suite: Tls13CipherSuite,
+        secret: bytes,
+        *,
+        early: bool = False,
+        keys: tuple[bytes, bytes] | None = None,
     ) -> None:
-        """Install TLS 1.3 read keys derived from ``secret`` (``early``: 0-RTT keys).
+        """Install TLS 1.3 read keys derived from ``secret`` (``early``: 0-RTT keys);
+        ``keys``: its (key, iv) when the caller derived them already.
 
         Raises:
             PeerMisbehaved: a handshake message straddles the key change (RFC 8446 §5.1).
         """
-        if not self.joiner.is_empty():
+        if self.joiner.pending:
             raise PeerMisbehaved(
                 "handshake message spans a key change", AlertDescription.unexpected_message
             )
         if self.quic is not None:
             self.quic.set_secret(suite, secret, write=False, early=early)
             return
-        key, iv = ks13.traffic_keys(suite, secret)
+        key, iv = keys if keys is not None else ks13.traffic_keys(suite, secret)
         self.record_layer.set_decrypter(Tls13Decrypter.from_key(suite.aead, key, iv))
 
     def send_key_update(self, request: KeyUpdateRequest) -> None:

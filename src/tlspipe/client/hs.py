@@ -316,8 +316,9 @@ class ExpectServerHello:
         # With 0-RTT possibly accepted, keep the early key until EncryptedExtensions tells.
         early_pending = h.early and psk is not None and psk.psk is h.psks[0]
         if not early_pending:
-            cx.set_tls13_encrypter(suite, client_hs)
-        cx.set_tls13_decrypter(suite, hs.server_handshake_traffic_secret(th))
+            cx.set_tls13_encrypter(suite, client_hs, keys=hs.client_handshake_keys())
+        server_hs = hs.server_handshake_traffic_secret(th)
+        cx.set_tls13_decrypter(suite, server_hs, keys=hs.server_handshake_keys())
         cx.version = ProtocolVersion.TLSv1_3
         cx.suite = suite
         cx.kx_group = NamedGroup(share.group)
