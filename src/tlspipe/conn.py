@@ -174,6 +174,7 @@ class CommonState:
         "key_updates_in_a_row",
         "kx_group",
         "max_fragment",
+        "max_handshake_message",
         "may_receive_application_data",
         "may_send_application_data",
         "peer_certificates",
@@ -213,6 +214,7 @@ class CommonState:
         self.record_layer = RecordLayer()
         self.deframer = Deframer()
         self.joiner = HandshakeJoiner(max_handshake_message)
+        self.max_handshake_message = max_handshake_message
         self.sendq = SendQueue()
         self.max_fragment = max_fragment_size or MAX_FRAGMENT_DEFAULT
         self.buffer_limit = buffer_limit
@@ -613,10 +615,18 @@ class Connection:
             # protect its alert yet; accept a plaintext alert until the first protected record.
             self._process_alert(rec.payload)
             return
-        opened = cx.record_layer.decrypt(rec)
+        layer = cx.record_layer
+        opened = layer.decrypt(rec)
         if opened is None:  # rejected 0-RTT record skipped
             return
-        self._process_opened(*opened)
+        typ, payload = opened
+        if typ == 22 and payload:  # handshake: _process_opened's branch for it, inline
+            if layer.is_decrypting:
+                cx.has_decrypted = True
+            cx.empty_records = 0
+            self._process_handshake(payload)
+            return
+        self._process_opened(typ, payload)
 
     def _process_opened(self, typ: int, payload: bytes) -> None:
         cx = self._cx
@@ -655,12 +665,26 @@ class Connection:
     def _process_handshake(self, payload: bytes) -> None:
         cx = self._cx
         cx.received_handshake = True
-        cx.joiner.push(payload)
+        joiner = cx.joiner
+        if type(payload) is bytes and not joiner.pending:
+            n = len(payload)
+            if (
+                n >= 4
+                and (payload[1] << 16 | payload[2] << 8 | payload[3]) == n - 4
+                and n - 4 <= cx.max_handshake_message
+            ):  # the usual record: exactly one whole message, which the joiner would only
+                # have copied in and out (same bound, same bytes to decode)
+                msg = decode_handshake(payload, tls13=cx.version is ProtocolVersion.TLSv1_3)
+                if _log.isEnabledFor(logging.DEBUG):
+                    _log.debug("%s received %s", cx.side.value, _msg_name(msg.typ))
+                self._state = self._state.handle(cx, msg)
+                return
+        joiner.push(payload)
         while True:
-            raw = cx.joiner.pop()
+            raw = joiner.pop()
             if raw is None:
                 return
-            msg = decode_handshake(raw, tls13=cx.is_tls13)
+            msg = decode_handshake(raw, tls13=cx.version is ProtocolVersion.TLSv1_3)
             if _log.isEnabledFor(logging.DEBUG):  # the arguments cost more than the call
                 _log.debug("%s received %s", cx.side.value, _msg_name(msg.typ))
             self._state = self._state.handle(cx, msg)
