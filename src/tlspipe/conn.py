@@ -174,6 +174,7 @@ class CommonState:
         "key_updates_in_a_row",
         "kx_group",
         "max_fragment",
+        "max_handshake_message",
         "may_receive_application_data",
         "may_send_application_data",
         "peer_certificates",
@@ -213,6 +214,7 @@ class CommonState:
         self.record_layer = RecordLayer()
         self.deframer = Deframer()
         self.joiner = HandshakeJoiner(max_handshake_message)
+        self.max_handshake_message = max_handshake_message
         self.sendq = SendQueue()
         self.max_fragment = max_fragment_size or MAX_FRAGMENT_DEFAULT
         self.buffer_limit = buffer_limit
@@ -315,31 +317,43 @@ class CommonState:
 
     # -- TLS 1.3 traffic keys --------------------------------------------------------------------
     def set_tls13_encrypter(
-        self, suite: Tls13CipherSuite, secret: bytes, *, early: bool = False
+        self,
+        suite: Tls13CipherSuite,
+        secret: bytes,
+        *,
+        early: bool = False,
+        keys: tuple[bytes, bytes] | None = None,
     ) -> None:
-        """Install TLS 1.3 write keys derived from ``secret`` (``early``: 0-RTT keys)."""
+        """Install TLS 1.3 write keys derived from ``secret`` (``early``: 0-RTT keys);
+        ``keys``: its (key, iv) when the caller derived them already."""
         if self.quic is not None:
             self.quic.set_secret(suite, secret, write=True, early=early)
             return
-        key, iv = ks13.traffic_keys(suite, secret)
+        key, iv = keys if keys is not None else ks13.traffic_keys(suite, secret)
         self.record_layer.set_encrypter(Tls13Encrypter.from_key(suite.aead, key, iv))
 
     def set_tls13_decrypter(
-        self, suite: Tls13CipherSuite, secret: bytes, *, early: bool = False
+        self,
+        suite: Tls13CipherSuite,
+        secret: bytes,
+        *,
+        early: bool = False,
+        keys: tuple[bytes, bytes] | None = None,
     ) -> None:
-        """Install TLS 1.3 read keys derived from ``secret`` (``early``: 0-RTT keys).
+        """Install TLS 1.3 read keys derived from ``secret`` (``early``: 0-RTT keys);
+        ``keys``: its (key, iv) when the caller derived them already.
 
         Raises:
             PeerMisbehaved: a handshake message straddles the key change (RFC 8446 §5.1).
         """
-        if not self.joiner.is_empty():
+        if self.joiner.pending:
             raise PeerMisbehaved(
                 "handshake message spans a key change", AlertDescription.unexpected_message
             )
         if self.quic is not None:
             self.quic.set_secret(suite, secret, write=False, early=early)
             return
-        key, iv = ks13.traffic_keys(suite, secret)
+        key, iv = keys if keys is not None else ks13.traffic_keys(suite, secret)
         self.record_layer.set_decrypter(Tls13Decrypter.from_key(suite.aead, key, iv))
 
     def send_key_update(self, request: KeyUpdateRequest) -> None:
@@ -600,10 +614,18 @@ class Connection:
             # protect its alert yet; accept a plaintext alert until the first protected record.
             self._process_alert(rec.payload)
             return
-        opened = cx.record_layer.decrypt(rec)
+        layer = cx.record_layer
+        opened = layer.decrypt(rec)
         if opened is None:  # rejected 0-RTT record skipped
             return
-        self._process_opened(*opened)
+        typ, payload = opened
+        if typ == 22 and payload:  # handshake: _process_opened's branch for it, inline
+            if layer.is_decrypting:
+                cx.has_decrypted = True
+            cx.empty_records = 0
+            self._process_handshake(payload)
+            return
+        self._process_opened(typ, payload)
 
     def _process_opened(self, typ: int, payload: bytes) -> None:
         cx = self._cx
@@ -642,12 +664,26 @@ class Connection:
     def _process_handshake(self, payload: bytes) -> None:
         cx = self._cx
         cx.received_handshake = True
-        cx.joiner.push(payload)
+        joiner = cx.joiner
+        if type(payload) is bytes and not joiner.pending:
+            n = len(payload)
+            if (
+                n >= 4
+                and (payload[1] << 16 | payload[2] << 8 | payload[3]) == n - 4
+                and n - 4 <= cx.max_handshake_message
+            ):  # the usual record: exactly one whole message, which the joiner would only
+                # have copied in and out (same bound, same bytes to decode)
+                msg = decode_handshake(payload, tls13=cx.version is ProtocolVersion.TLSv1_3)
+                if _log.isEnabledFor(logging.DEBUG):
+                    _log.debug("%s received %s", cx.side.value, _msg_name(msg.typ))
+                self._state = self._state.handle(cx, msg)
+                return
+        joiner.push(payload)
         while True:
-            raw = cx.joiner.pop()
+            raw = joiner.pop()
             if raw is None:
                 return
-            msg = decode_handshake(raw, tls13=cx.is_tls13)
+            msg = decode_handshake(raw, tls13=cx.version is ProtocolVersion.TLSv1_3)
             if _log.isEnabledFor(logging.DEBUG):  # the arguments cost more than the call
                 _log.debug("%s received %s", cx.side.value, _msg_name(msg.typ))
             self._state = self._state.handle(cx, msg)

@@ -320,3 +320,55 @@ def test_records_open_and_reseal_with_aead(doc: dict[str, Any], section: str) ->
         assert rec[:5] + aead.seal(nonce, rec[:5], inner) == rec
         n += 1
     assert n >= 4
+
+
+def test_handshake_keys_and_finished_from_one_keying(doc: dict[str, Any]) -> None:
+    """client/server_handshake_keys() give the RFC's handshake key and IV and keep the
+    finished key the Finished computations then use (one keyed HMAC for the three)."""
+    from cryptography.hazmat.primitives.asymmetric.x25519 import (
+        X25519PrivateKey,
+        X25519PublicKey,
+    )
+
+    from tlspipe.crypto.hashing import hkdf_expand, hkdf_expand_three
+    from tlspipe.keys.tls13 import traffic_keys_and_finished_key
+
+    sec = doc["simple_1rtt"]
+    m = {k: b(v) for k, v in sec["handshake_messages"].items()}
+    fin = sec["finished"]
+    priv = X25519PrivateKey.from_private_bytes(b(sec["client_x25519_private_key"]))
+    shared = priv.exchange(X25519PublicKey.from_public_bytes(b(sec["server_x25519_public_key"])))
+    t = Transcript()
+    t.add(m["client_hello"])
+    t.start_hash("sha256")
+    t.add(m["server_hello"])
+    hs = KeyScheduleEarly(SUITE, None).into_handshake(shared)
+    c_hs = hs.client_handshake_traffic_secret(t.current_hash())
+    s_hs = hs.server_handshake_traffic_secret(t.current_hash())
+    for name, keys in (
+        ("client_handshake", hs.client_handshake_keys()),
+        ("server_handshake", hs.server_handshake_keys()),
+    ):
+        assert keys == (
+            b(sec["traffic_keys"][name]["key"]),
+            b(sec["traffic_keys"][name]["iv"]),
+        )
+    assert traffic_keys_and_finished_key(SUITE, s_hs) == (
+        *traffic_keys(SUITE, s_hs),
+        b(fin["server_finished_key"]),
+    )
+    for name in ("encrypted_extensions", "certificate", "certificate_verify"):
+        t.add(m[name])
+    assert hs.server_finished_verify_data(t.current_hash()) == b(fin["server_verify_data"])
+    t.add(m["server_finished"])
+    traffic = hs.into_traffic(t.current_hash())
+    assert traffic.client_finished_verify_data(t.current_hash()) == b(fin["client_verify_data"])
+    assert hs.client_finished_verify_data(t.current_hash()) == b(fin["client_verify_data"])
+    assert finished_key("sha256", c_hs) == b(fin["client_finished_key"])
+    # the generic three-output expansion, also past one block (the checked fallback)
+    for n in (16, 32, 40):
+        assert hkdf_expand_three("sha256", c_hs, b"a", n, b"b", 12, b"c") == (
+            hkdf_expand("sha256", c_hs, b"a", n),
+            hkdf_expand("sha256", c_hs, b"b", 12),
+            hkdf_expand("sha256", c_hs, b"c", 32),
+        )

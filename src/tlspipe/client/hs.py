@@ -69,6 +69,17 @@ class ServerName:
         """
         if not isinstance(name, str) or not name:
             raise ConfigError("server_name must be a non-empty str")
+        hit = _PARSED.get(name)
+        if hit is not None:
+            return hit
+        parsed = cls._parse(name)
+        if len(_PARSED) >= 256:
+            _PARSED.clear()
+        _PARSED[name] = parsed
+        return parsed
+
+    @classmethod
+    def _parse(cls, name: str) -> ServerName:
         candidate = name[1:-1] if name.startswith("[") and name.endswith("]") else name
         # Only a ":" (IPv6) or digits and dots alone (IPv4) can parse as an address: a host
         # name skips ip_address's two failed parses and their exceptions.
@@ -97,6 +108,10 @@ class ServerName:
         ):
             raise ConfigError(f"invalid server name {name!r}")
         return cls(host, False)
+
+
+# name → its parsed ServerName (immutable; bounded: cleared when full)
+_PARSED: dict[str, ServerName] = {}
 
 
 @dataclass(slots=True, kw_only=True)
@@ -214,7 +229,8 @@ def start_handshake(config: ClientConfig, server_name: str, cx: CommonState) -> 
     cx.send_handshake(raw)
     if h.early:
         start_early_data(h, cx)
-    _log.debug("client sent ClientHello (key share %s)", group.name.name)
+    if _log.isEnabledFor(logging.DEBUG):  # the argument costs more than the call
+        _log.debug("client sent ClientHello (key share %s)", group.name.name)
     return ExpectServerHello(hello=h, share=share, offered=ch, retry_suite=None)
 
 
@@ -316,13 +332,15 @@ class ExpectServerHello:
         # With 0-RTT possibly accepted, keep the early key until EncryptedExtensions tells.
         early_pending = h.early and psk is not None and psk.psk is h.psks[0]
         if not early_pending:
-            cx.set_tls13_encrypter(suite, client_hs)
-        cx.set_tls13_decrypter(suite, hs.server_handshake_traffic_secret(th))
+            cx.set_tls13_encrypter(suite, client_hs, keys=hs.client_handshake_keys())
+        server_hs = hs.server_handshake_traffic_secret(th)
+        cx.set_tls13_decrypter(suite, server_hs, keys=hs.server_handshake_keys())
         cx.version = ProtocolVersion.TLSv1_3
         cx.suite = suite
         cx.kx_group = NamedGroup(share.group)
         cx.deframer.set_tls13()
-        _log.debug("client negotiated TLS 1.3 %s with %s", suite.suite.name, cx.kx_group.name)
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("client negotiated TLS 1.3 %s with %s", suite.suite.name, cx.kx_group.name)
         from .tls13 import ExpectEncryptedExtensions
 
         return ExpectEncryptedExtensions(

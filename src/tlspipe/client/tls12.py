@@ -243,11 +243,13 @@ def handle_server_hello(
         secrets.log(h.config.key_log)
         cx.resumed = True
         cx.peer_certificates = resuming.server_cert_chain
-        _log.debug("client resuming TLS 1.2 session (%s)", suite.suite.name)
+        if _log.isEnabledFor(logging.DEBUG):  # the argument costs more than the call
+            _log.debug("client resuming TLS 1.2 session (%s)", suite.suite.name)
         if ext.session_ticket:
             return ExpectNewTicket(hello=h, neg=neg, secrets=secrets, resuming=resuming)
         return ExpectCcs(hello=h, neg=neg, secrets=secrets, resuming=resuming, ticket=None)
-    _log.debug("client negotiated TLS 1.2 %s (full handshake)", suite.suite.name)
+    if _log.isEnabledFor(logging.DEBUG):
+        _log.debug("client negotiated TLS 1.2 %s (full handshake)", suite.suite.name)
     return ExpectCertificate(hello=h, neg=neg, status_expected=ext.status_request)
 
 

@@ -20,7 +20,7 @@ from ..conn import CommonState, Message, State, TrafficSecrets, expect_handshake
 from ..crypto.provider import Tls13CipherSuite
 from ..enums import AlertDescription, ExtensionType, HandshakeType
 from ..errors import DecodeError, PeerIncompatible, PeerMisbehaved
-from ..keys.tls13 import KeyScheduleHandshake
+from ..keys.tls13 import KeyScheduleHandshake, KeyScheduleTraffic
 from ..msgs.extensions import CertificateEntryExtensions
 from ..msgs.handshake import (
     Certificate13,
@@ -292,7 +292,8 @@ class ExpectFinished:
         if not hmac.compare_digest(expected, fin.verify_data):
             raise PeerMisbehaved("server Finished is incorrect", AlertDescription.decrypt_error)
         tr.add(m.raw)
-        traffic = self.schedule.into_traffic(tr.current_hash())
+        th = tr.current_hash()
+        traffic = self.schedule.into_traffic(th)
         cx.set_tls13_decrypter(self.suite, traffic.server_application_traffic_secret_0)
         # Second flight (RFC 8446 §4.4): [CCS] [EndOfEarlyData] [Certificate
         # CertificateVerify] Finished.
@@ -304,10 +305,13 @@ class ExpectFinished:
                 raw_eoed = encode_handshake(EndOfEarlyData())
                 tr.add(raw_eoed)
                 cx.send_handshake(raw_eoed)
+                th = b""  # the transcript moved on
             cx.set_tls13_encrypter(self.suite, self.pending_client_hs)
         if self.cert_request is not None:
             emit_client_auth(cx, h, self.cert_request)
-        verify_data = traffic.client_finished_verify_data(tr.current_hash())
+            th = b""
+        # Hash(ClientHello...server Finished) again when nothing was added since
+        verify_data = traffic.client_finished_verify_data(th or tr.current_hash())
         raw_fin = encode_handshake(Finished(verify_data=verify_data))
         tr.add(raw_fin)
         cx.send_handshake(raw_fin)
@@ -318,10 +322,10 @@ class ExpectFinished:
             write=traffic.client_application_traffic_secret_0,
         )
         cx.exporter = Tls13Exporter(traffic)
-        resumption = traffic.resumption_master_secret(tr.current_hash())
         cx.start_traffic()
         _log.debug("client handshake complete")
-        return ExpectTraffic(hello=h, suite=self.suite, resumption_master_secret=resumption)
+        # the resumption master secret is derived when a ticket arrives (if one does)
+        return ExpectTraffic(hello=h, suite=self.suite, traffic=traffic, res_hash=tr.current_hash())
 
 
 def emit_client_auth(cx: CommonState, h: HelloInput, req: CertificateRequest13) -> None:
@@ -361,7 +365,9 @@ class ExpectTraffic:
 
     hello: HelloInput
     suite: Tls13CipherSuite
-    resumption_master_secret: bytes
+    traffic: KeyScheduleTraffic
+    #: Hash(ClientHello...client Finished), the context of the resumption master secret.
+    res_hash: bytes
 
     def __repr__(self) -> str:
         return f"ExpectTraffic({self.suite.suite.name})"
@@ -378,6 +384,7 @@ class ExpectTraffic:
             return self
         if m.typ == HandshakeType.new_session_ticket:
             nst = m.expect(NewSessionTicket13)
-            store_ticket(cx, self.hello, self.suite, self.resumption_master_secret, nst)
+            rms = self.traffic.resumption_master_secret(self.res_hash)
+            store_ticket(cx, self.hello, self.suite, rms, nst)
             return self
         raise unexpected(m, "NewSessionTicket or KeyUpdate")

@@ -21,6 +21,7 @@ __all__ = [
     "hash_new",
     "hash_of",
     "hkdf_expand",
+    "hkdf_expand_three",
     "hkdf_expander",
     "hkdf_extract",
     "hmac_sign",
@@ -165,3 +166,34 @@ def hkdf_expand_two(
             b = keyed.finalize()
             return a[:len_a], b[:len_b]
     return hkdf_expand(name, prk, info_a, len_a), hkdf_expand(name, prk, info_b, len_b)
+
+
+def hkdf_expand_three(
+    name: str, prk: bytes, info_a: bytes, len_a: int, info_b: bytes, len_b: int, info_c: bytes
+) -> tuple[bytes, bytes, bytes]:
+    """``(HKDF-Expand(prk, info_a, len_a), HKDF-Expand(prk, info_b, len_b),
+    HKDF-Expand(prk, info_c, HashLen))`` with the HMAC keyed once when all fit in one block
+    (a TLS 1.3 handshake traffic key, IV and finished key); otherwise as three
+    :func:`hkdf_expand` calls, with the same outputs and errors.
+
+    Raises:
+        InternalError: as :func:`hkdf_expand`.
+    """
+    alg = _ALGS.get(name)
+    if alg is not None:
+        size = alg.digest_size
+        if 0 < len_a <= size and 0 < len_b <= size and len(prk) >= size:
+            keyed = hmac.HMAC(prk, alg)
+            h = keyed.copy()
+            h.update(info_a + b"\x01")
+            a = h.finalize()
+            h = keyed.copy()
+            h.update(info_b + b"\x01")
+            b = h.finalize()
+            keyed.update(info_c + b"\x01")
+            return a[:len_a], b[:len_b], keyed.finalize()
+    return (
+        hkdf_expand(name, prk, info_a, len_a),
+        hkdf_expand(name, prk, info_b, len_b),
+        hkdf_expand(name, prk, info_c, hash_len(name)),
+    )

@@ -38,6 +38,7 @@ from ..crypto.hashing import (
     hash_len,
     hash_of,
     hkdf_expand,
+    hkdf_expand_three,
     hkdf_expand_two,
     hkdf_expander,
     hkdf_extract,
@@ -61,9 +62,8 @@ __all__ = [
     "next_traffic_secret",
     "resumption_psk",
     "traffic_keys",
+    "traffic_keys_and_finished_key",
 ]
-
-_NO_KEYLOG = NoKeyLog()
 
 
 # ---------------------------------------------------------------------------------- functions
@@ -93,6 +93,16 @@ def _expand_label(
     if info is None:
         info = hkdf_label(label, context, length)
     return expand(info, length)
+
+
+def _derive(expand: Callable[[bytes, int], bytes], label: bytes, th: bytes, n: int) -> bytes:
+    """Derive-Secret with an :func:`hkdf_expander` of the secret, ``th`` a transcript hash
+    (at most 255 octets) and ``n`` the hash length: the ``HkdfLabel`` head is looked up once
+    (no cache of labels by transcript hash, which never repeats)."""
+    head = _HEADS.get((label, n))
+    if head is None or len(th) > 255:
+        return _expand_label(expand, label, th, n)
+    return expand(head + _OCTETS[len(th)] + th, n)
 
 
 def hkdf_label(label: bytes, context: bytes, length: int) -> bytes:
@@ -210,6 +220,30 @@ def traffic_keys(suite: Tls13CipherSuite, secret: bytes) -> tuple[bytes, bytes]:
     return hkdf_expand_two(suite.hash_name, secret, key_info, key_len, iv_info, 12)
 
 
+def traffic_keys_and_finished_key(
+    suite: Tls13CipherSuite, secret: bytes
+) -> tuple[bytes, bytes, bytes]:
+    """(write_key, write_iv, finished_key) for a handshake traffic secret (RFC 8446 §7.3,
+    §4.4.4): the three expansions of one secret from one keyed HMAC.
+
+    Raises:
+        InternalError: bad arguments (a bug).
+    """
+    key_len = suite.aead.key_len
+    key_info = _LABELS.get((b"key", b"", key_len))
+    if key_info is None:
+        key_info = hkdf_label(b"key", b"", key_len)
+    iv_info = _LABELS.get((b"iv", b"", 12))
+    if iv_info is None:
+        iv_info = hkdf_label(b"iv", b"", 12)
+    h = suite.hash_name
+    n = _hash_len(h)
+    fin_info = _LABELS.get((b"finished", b"", n))
+    if fin_info is None:
+        fin_info = hkdf_label(b"finished", b"", n)
+    return hkdf_expand_three(h, secret, key_info, key_len, iv_info, 12, fin_info)
+
+
 def next_traffic_secret(hash_name: str, secret: bytes) -> bytes:
     """application_traffic_secret_N+1 = HKDF-Expand-Label(secret_N, "traffic upd", "",
     Hash.length) (RFC 8446 §7.2, KeyUpdate).
@@ -256,16 +290,21 @@ def export_keying_material(
 
 
 class _Base:
-    __slots__ = ("_client_random", "_keylog", "suite")
+    __slots__ = ("_client_random", "_keylog", "_n", "suite")
 
-    def __init__(self, suite: Tls13CipherSuite, keylog: KeyLog, client_random: bytes) -> None:
+    def __init__(
+        self, suite: Tls13CipherSuite, keylog: KeyLog | None, client_random: bytes
+    ) -> None:
         self.suite = suite
-        self._keylog = keylog
+        # None: nothing is logged (the default NoKeyLog), so callers skip _log altogether
+        self._keylog = None if keylog is None or type(keylog) is NoKeyLog else keylog
         self._client_random = client_random
+        self._n = _hash_len(suite.hash_name)
 
     def _log(self, label: str, secret: bytes) -> None:
-        if self._keylog.will_log(label):
-            self._keylog.log(label, self._client_random, secret)
+        kl = self._keylog
+        if kl is not None and kl.will_log(label):
+            kl.log(label, self._client_random, secret)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.suite.suite.name})"
@@ -291,7 +330,7 @@ class KeyScheduleEarly(_Base):
         keylog: KeyLog | None = None,
         client_random: bytes = b"",
     ) -> None:
-        super().__init__(suite, keylog or _NO_KEYLOG, client_random)
+        super().__init__(suite, keylog, client_random)
         h = suite.hash_name
         self._derived: bytes | None = None
         if psk is None:
@@ -362,15 +401,27 @@ class KeyScheduleEarly(_Base):
 
 
 class KeyScheduleHandshake(_Base):
-    """The handshake secret stage (made by :meth:`KeyScheduleEarly.into_handshake`)."""
+    """The handshake secret stage (made by :meth:`KeyScheduleEarly.into_handshake`).
 
-    __slots__ = ("_client_hs", "_expand", "_handshake_secret", "_server_hs")
+    :meth:`client_handshake_keys` / :meth:`server_handshake_keys` give a handshake traffic
+    secret's record key and IV and keep its finished key, all three from one keyed HMAC;
+    the Finished computations then reuse that finished key.
+    """
+
+    __slots__ = (
+        "_client_fk",
+        "_client_hs",
+        "_expand",
+        "_handshake_secret",
+        "_server_fk",
+        "_server_hs",
+    )
 
     def __init__(
         self,
         suite: Tls13CipherSuite,
         handshake_secret: bytes,
-        keylog: KeyLog,
+        keylog: KeyLog | None,
         client_random: bytes,
     ) -> None:
         super().__init__(suite, keylog, client_random)
@@ -379,6 +430,8 @@ class KeyScheduleHandshake(_Base):
         self._expand = hkdf_expander(suite.hash_name, handshake_secret)
         self._client_hs: bytes | None = None
         self._server_hs: bytes | None = None
+        self._client_fk: bytes | None = None
+        self._server_fk: bytes | None = None
 
     def client_handshake_traffic_secret(self, hs_hash: bytes) -> bytes:
         """Derive-Secret(hs, "c hs traffic", ClientHello...ServerHello); remembered for the
@@ -387,11 +440,10 @@ class KeyScheduleHandshake(_Base):
         Raises:
             Nothing.
         """
-        s = _expand_label(
-            self._expand, b"c hs traffic", hs_hash, _hash_len(self.suite.hash_name)
-        )
+        s = _derive(self._expand, b"c hs traffic", hs_hash, self._n)
         self._client_hs = s
-        self._log("CLIENT_HANDSHAKE_TRAFFIC_SECRET", s)
+        if self._keylog is not None:
+            self._log("CLIENT_HANDSHAKE_TRAFFIC_SECRET", s)
         return s
 
     def server_handshake_traffic_secret(self, hs_hash: bytes) -> bytes:
@@ -401,12 +453,33 @@ class KeyScheduleHandshake(_Base):
         Raises:
             Nothing.
         """
-        s = _expand_label(
-            self._expand, b"s hs traffic", hs_hash, _hash_len(self.suite.hash_name)
-        )
+        s = _derive(self._expand, b"s hs traffic", hs_hash, self._n)
         self._server_hs = s
-        self._log("SERVER_HANDSHAKE_TRAFFIC_SECRET", s)
+        if self._keylog is not None:
+            self._log("SERVER_HANDSHAKE_TRAFFIC_SECRET", s)
         return s
+
+    def client_handshake_keys(self) -> tuple[bytes, bytes]:
+        """(key, iv) of the client handshake traffic secret; its finished key is kept.
+
+        Raises:
+            InternalError: the client handshake traffic secret was not derived yet (a bug).
+        """
+        if self._client_hs is None:
+            raise InternalError("client handshake traffic secret not derived")
+        key, iv, self._client_fk = traffic_keys_and_finished_key(self.suite, self._client_hs)
+        return key, iv
+
+    def server_handshake_keys(self) -> tuple[bytes, bytes]:
+        """(key, iv) of the server handshake traffic secret; its finished key is kept.
+
+        Raises:
+            InternalError: the server handshake traffic secret was not derived yet (a bug).
+        """
+        if self._server_hs is None:
+            raise InternalError("server handshake traffic secret not derived")
+        key, iv, self._server_fk = traffic_keys_and_finished_key(self.suite, self._server_hs)
+        return key, iv
 
     def server_finished_verify_data(self, transcript_hash: bytes) -> bytes:
         """Server Finished verify_data over Hash(ClientHello...CertificateVerify) (§4.4.4).
@@ -414,9 +487,13 @@ class KeyScheduleHandshake(_Base):
         Raises:
             InternalError: the server handshake traffic secret was not derived yet (a bug).
         """
-        if self._server_hs is None:
-            raise InternalError("server handshake traffic secret not derived")
-        return finished_verify_data(self.suite.hash_name, self._server_hs, transcript_hash)
+        h = self.suite.hash_name
+        fk = self._server_fk
+        if fk is None:
+            if self._server_hs is None:
+                raise InternalError("server handshake traffic secret not derived")
+            fk = self._server_fk = finished_key(h, self._server_hs)
+        return hmac_sign(h, fk, transcript_hash)
 
     def client_finished_verify_data(self, transcript_hash: bytes) -> bytes:
         """Client Finished verify_data (§4.4.4).
@@ -426,7 +503,15 @@ class KeyScheduleHandshake(_Base):
         """
         if self._client_hs is None:
             raise InternalError("client handshake traffic secret not derived")
-        return finished_verify_data(self.suite.hash_name, self._client_hs, transcript_hash)
+        return hmac_sign(self.suite.hash_name, self._client_finished_key(), transcript_hash)
+
+    def _client_finished_key(self) -> bytes:
+        fk = self._client_fk
+        if fk is None:
+            if self._client_hs is None:
+                raise InternalError("client handshake traffic secret not derived")
+            fk = self._client_fk = finished_key(self.suite.hash_name, self._client_hs)
+        return fk
 
     def into_traffic(self, hs_hash_after_server_finished: bytes) -> KeyScheduleTraffic:
         """Derive the master secret and, from Hash(ClientHello...server Finished), the
@@ -438,13 +523,14 @@ class KeyScheduleHandshake(_Base):
         if self._client_hs is None:
             raise InternalError("client handshake traffic secret not derived")
         h = self.suite.hash_name
-        derived = _expand_label(self._expand, b"derived", _empty_hash(h), _hash_len(h))
-        master = hkdf_extract(h, derived, bytes(self.suite.hash_len))
+        n = self._n
+        derived = _expand_label(self._expand, b"derived", _empty_hash(h), n)
+        master = hkdf_extract(h, derived, bytes(n))
         return KeyScheduleTraffic(
             self.suite,
             master,
             hs_hash_after_server_finished,
-            self._client_hs,
+            self._client_finished_key(),
             self._keylog,
             self._client_random,
         )
@@ -456,9 +542,9 @@ class KeyScheduleTraffic(_Base):
     __slots__ = (
         "_client_app",
         "_client_app_0",
-        "_client_hs",
+        "_client_fk",
+        "_expand",
         "_exporter",
-        "_master_secret",
         "_server_app",
         "_server_app_0",
     )
@@ -468,23 +554,22 @@ class KeyScheduleTraffic(_Base):
         suite: Tls13CipherSuite,
         master_secret: bytes,
         hs_hash: bytes,
-        client_hs_secret: bytes,
-        keylog: KeyLog,
+        client_finished_key: bytes,
+        keylog: KeyLog | None,
         client_random: bytes,
     ) -> None:
         super().__init__(suite, keylog, client_random)
-        n = _hash_len(suite.hash_name)
-        expand = hkdf_expander(suite.hash_name, master_secret)  # keyed once for the three
-        self._master_secret = master_secret
-        self._client_hs = client_hs_secret
-        self._client_app_0 = _expand_label(expand, b"c ap traffic", hs_hash, n)
-        self._server_app_0 = _expand_label(expand, b"s ap traffic", hs_hash, n)
-        self._exporter = _expand_label(expand, b"exp master", hs_hash, n)
-        self._client_app = self._client_app_0
-        self._server_app = self._server_app_0
-        self._log("CLIENT_TRAFFIC_SECRET_0", self._client_app_0)
-        self._log("SERVER_TRAFFIC_SECRET_0", self._server_app_0)
-        self._log("EXPORTER_SECRET", self._exporter)
+        n = self._n
+        # keyed once for the three below and "res master"
+        expand = self._expand = hkdf_expander(suite.hash_name, master_secret)
+        self._client_fk = client_finished_key
+        self._client_app = self._client_app_0 = _derive(expand, b"c ap traffic", hs_hash, n)
+        self._server_app = self._server_app_0 = _derive(expand, b"s ap traffic", hs_hash, n)
+        self._exporter = _derive(expand, b"exp master", hs_hash, n)
+        if self._keylog is not None:
+            self._log("CLIENT_TRAFFIC_SECRET_0", self._client_app_0)
+            self._log("SERVER_TRAFFIC_SECRET_0", self._server_app_0)
+            self._log("EXPORTER_SECRET", self._exporter)
 
     @property
     def client_application_traffic_secret_0(self) -> bytes:
@@ -508,7 +593,7 @@ class KeyScheduleTraffic(_Base):
         Raises:
             Nothing.
         """
-        return finished_verify_data(self.suite.hash_name, self._client_hs, transcript_hash)
+        return hmac_sign(self.suite.hash_name, self._client_fk, transcript_hash)
 
     def resumption_master_secret(self, hash_after_client_finished: bytes) -> bytes:
         """Derive-Secret(master, "res master", ClientHello...client Finished).
@@ -516,9 +601,7 @@ class KeyScheduleTraffic(_Base):
         Raises:
             Nothing.
         """
-        return derive_secret(
-            self.suite.hash_name, self._master_secret, b"res master", hash_after_client_finished
-        )
+        return _derive(self._expand, b"res master", hash_after_client_finished, self._n)
 
     def export_keying_material(self, label: bytes, context: bytes | None, length: int) -> bytes:
         """RFC 8446 §7.5 exporter from this connection's exporter_master_secret.

@@ -1,0 +1,107 @@
+"""conn.py's handshake-record path: a record holding exactly one whole message skips the
+joiner; every other shape goes through it.  Same messages, bounds, errors and alerts."""
+
+from __future__ import annotations
+
+import pytest
+
+from tlspipe.conn import CommonState, Connection, Message, Side, State
+from tlspipe.enums import AlertDescription
+from tlspipe.errors import DecodeError, PeerMisbehaved
+from tlspipe.msgs.message import HandshakeMessage
+
+
+class Recorder:
+    """A state that keeps every message it is handed."""
+
+    def __init__(self) -> None:
+        self.got: list[bytes] = []
+
+    def handle(self, cx: CommonState, msg: Message) -> State:
+        assert isinstance(msg, HandshakeMessage)
+        self.got.append(msg.raw)
+        return self
+
+
+def _conn(max_msg: int = 65536) -> tuple[Connection, Recorder]:
+    cx = CommonState(
+        Side.SERVER, max_fragment_size=None, buffer_limit=1 << 16, max_handshake_message=max_msg
+    )
+    rec = Recorder()
+    return Connection(cx, rec), rec
+
+
+def _msg(n: int) -> bytes:
+    return bytes((20,)) + n.to_bytes(3, "big") + bytes((i * 7) & 0xFF for i in range(n))
+
+
+def _record(payload: bytes) -> bytes:
+    return bytes((22, 3, 3)) + len(payload).to_bytes(2, "big") + payload
+
+
+def test_one_whole_message_per_record() -> None:
+    conn, rec = _conn()
+    m1, m2 = _msg(32), _msg(48)
+    conn.read_tls(_record(m1) + _record(m2))
+    conn.process_new_packets()
+    assert rec.got == [m1, m2]
+    assert not conn._cx.joiner.pending
+
+
+def test_several_messages_and_split_messages_still_join() -> None:
+    conn, rec = _conn()
+    m1, m2, m3 = _msg(32), _msg(40), _msg(100)
+    conn.read_tls(_record(m1 + m2 + m3[:10]) + _record(m3[10:60]) + _record(m3[60:]))
+    conn.process_new_packets()
+    assert rec.got == [m1, m2, m3]
+    assert not conn._cx.joiner.pending
+
+
+@pytest.mark.parametrize("whole", [True, False])
+def test_oversized_message_same_error_either_way(whole: bool) -> None:
+    conn, rec = _conn(max_msg=100)
+    m = _msg(101)
+    data = _record(m) if whole else _record(m[:50]) + _record(m[50:])
+    conn.read_tls(data)
+    with pytest.raises(DecodeError) as ei:
+        conn.process_new_packets()
+    assert ei.value.alert == AlertDescription.illegal_parameter
+    assert rec.got == []
+
+
+def test_message_at_the_bound_is_taken_whole() -> None:
+    conn, rec = _conn(max_msg=100)
+    m = _msg(100)
+    conn.read_tls(_record(m))
+    conn.process_new_packets()
+    assert rec.got == [m]
+
+
+def test_header_length_mismatch_goes_through_the_joiner() -> None:
+    conn, rec = _conn()
+    m = _msg(32)
+    conn.read_tls(_record(m[:-1]))  # one octet short: a partial message stays buffered
+    conn.process_new_packets()
+    assert rec.got == []
+    assert conn._cx.joiner.pending
+    conn.read_tls(_record(m[-1:]))
+    conn.process_new_packets()
+    assert rec.got == [m]
+
+
+def test_key_change_with_a_message_left_in_the_record_is_refused() -> None:
+    """RFC 8446 §5.1: set_tls13_decrypter still sees the rest of a multi-message record."""
+    from tlspipe.crypto.default import TLS13_AES_128_GCM_SHA256
+
+    class KeyChanger(Recorder):
+        def handle(self, cx: CommonState, msg: Message) -> State:
+            super().handle(cx, msg)
+            cx.set_tls13_decrypter(TLS13_AES_128_GCM_SHA256, bytes(32))
+            return self
+
+    cx = CommonState(Side.SERVER, max_fragment_size=None, buffer_limit=1 << 16)
+    st = KeyChanger()
+    conn = Connection(cx, st)
+    conn.read_tls(_record(_msg(32) + _msg(32)))
+    with pytest.raises(PeerMisbehaved, match="spans a key change"):
+        conn.process_new_packets()
