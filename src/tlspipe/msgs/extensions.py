@@ -18,6 +18,7 @@ RFC 8422 (ec_point_formats).  Imports only ``errors``, ``enums`` and ``msgs.code
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Self, TypeVar
@@ -40,6 +41,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+_U32 = struct.Struct("!I").unpack_from
 _ILLEGAL = AlertDescription.illegal_parameter
 Unknown = tuple[tuple[int, bytes], ...]
 
@@ -142,6 +144,35 @@ class OfferedPsks:
             DecodeError: truncated, out of bounds (alert decode_error), or as many binders as
                 identities not sent (alert illegal_parameter, RFC 8446 §4.2.11).
         """
+        # Fast path: a well-formed body read in place (identities<7..>, binders<33..> filling
+        # the body exactly, as many binders of 32..255 octets as identities); anything else
+        # takes the checked path below and its errors.
+        buf, p, end = r.span()
+        if p + 2 <= end:
+            i_end = p + 2 + ((buf[p] << 8) | buf[p + 1])
+            if i_end - p >= 9 and i_end + 2 <= end:
+                b_end = i_end + 2 + ((buf[i_end] << 8) | buf[i_end + 1])
+                if b_end - i_end >= 35 and b_end == end:
+                    fast_ids: list[PskIdentity] = []
+                    q = p + 2
+                    while q + 2 <= i_end:
+                        k = q + 2 + ((buf[q] << 8) | buf[q + 1])
+                        if k == q + 2 or k + 4 > i_end:
+                            break
+                        fast_ids.append(PskIdentity(buf[q + 2 : k], _U32(buf, k)[0]))
+                        q = k + 4
+                    fast_binders: list[bytes] = []
+                    b = i_end + 2
+                    if q == i_end:
+                        while b < b_end:
+                            k = b + 1 + buf[b]
+                            if k - b < 33 or k > b_end:
+                                break
+                            fast_binders.append(buf[b + 1 : k])
+                            b = k
+                    if q == i_end and b == b_end and len(fast_ids) == len(fast_binders):
+                        r.take_window()
+                        return cls(tuple(fast_ids), tuple(fast_binders))
         ids = r.sub16(7, 0xFFFF, "identities")
         identities: list[PskIdentity] = []
         while ids.any_left():
@@ -387,6 +418,21 @@ def _enc_client_shares(v: tuple[KeyShareEntry, ...], out: bytearray) -> None:
 
 
 def _dec_client_shares(r: Reader) -> tuple[KeyShareEntry, ...]:
+    # Fast path: a well-formed body (the list, exactly, of entries with non-empty keys) is
+    # read in place; anything else takes the checked path below and its errors.
+    buf, p, end = r.span()
+    if p + 2 <= end and p + 2 + ((buf[p] << 8) | buf[p + 1]) == end:
+        q = p + 2
+        fast: list[KeyShareEntry] = []
+        while q + 4 <= end:
+            k = q + 4 + ((buf[q + 2] << 8) | buf[q + 3])
+            if k == q + 4 or k > end:
+                break
+            fast.append(KeyShareEntry((buf[q] << 8) | buf[q + 1], buf[q + 4 : k]))
+            q = k
+        if q == end:
+            r.take_window()
+            return tuple(fast)
     lst = r.sub16(0, 0xFFFF, "client_shares")
     shares: list[KeyShareEntry] = []
     while lst.any_left():
@@ -512,7 +558,8 @@ class _Extensions:
                 illegal_parameter).
         """
         lst = r.sub16(cls._LIST_LO, cls._LIST_HI, "extensions")
-        if not lst.any_left():  # no extensions: one shared (frozen) empty container
+        buf, pos, end = lst.take_window()
+        if pos == end:  # no extensions: one shared (frozen) empty container
             empty = _EMPTY.get(cls)
             if empty is None:
                 factory0: Callable[..., Self] = cls
@@ -524,25 +571,37 @@ class _Extensions:
         values: dict[str, Any] = {}
         unknown: list[tuple[int, bytes]] = []
         seen: set[int] = set()
-        while lst.any_left():
-            typ, body = lst.extension()
-            if cls._LAST is not None and cls._LAST in seen:
-                raise DecodeError(f"extension {cls._LAST} is not the last one", _ILLEGAL)
+        last = cls._LAST
+        window = Reader.window
+        # Each extension's header is read here, in place (the same checks and errors as
+        # Reader.extension() on the list); a body is given a Reader only when it is decoded.
+        while pos < end:
+            if pos + 4 > end:
+                raise DecodeError("extensions: truncated uint16")
+            typ = (buf[pos] << 8) | buf[pos + 1]
+            start = pos + 4
+            pos = start + ((buf[pos + 2] << 8) | buf[pos + 3])
+            if pos > end:
+                raise DecodeError(f"extensions: extension {typ} truncated")
+            if last is not None and last in seen:
+                raise DecodeError(f"extension {last} is not the last one", _ILLEGAL)
             if typ in seen:
                 raise DecodeError(f"duplicate extension {typ}")
             seen.add(typ)
             f = by_type.get(typ)
             if f is None:
-                unknown.append((typ, body.rest()))
+                unknown.append((typ, buf[start:pos]))
                 continue
             memo = f.decoded
             if memo is None:
+                body = window(buf, start, pos, f"extension {typ}")
                 values[f.name] = f.dec(body)
                 body.expect_empty()
                 continue
-            raw = body.peek_rest()
+            raw = buf[start:pos]
             value = memo.get(raw)
             if value is None:
+                body = window(buf, start, pos, f"extension {typ}")
                 value = f.dec(body)
                 body.expect_empty()
                 if len(memo) >= _MEMO_MAX:

@@ -10,6 +10,7 @@ Imports only ``errors``, ``enums`` and ``msgs.codec`` / ``msgs.extensions``.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, replace
 from typing import ClassVar, Self
 
@@ -82,6 +83,28 @@ class ClientHello:
             DecodeError: truncated, out of bounds, trailing bytes, duplicate extension
                 (alert decode_error); ``pre_shared_key`` not last (alert illegal_parameter).
         """
+        # Fast path: a well-formed prefix is read in place (the checks below, and the same
+        # values); anything else takes the checked path, which raises what it always did.
+        buf, p, end = r.span()
+        if p + 35 <= end and buf[p + 34] <= 32:
+            q = p + 35 + buf[p + 34]  # after legacy_session_id
+            if q + 2 <= end:
+                n = (buf[q] << 8) | buf[q + 1]
+                c = q + 2 + n  # at legacy_compression_methods
+                if n >= 2 and not n & 1 and c < end and buf[c] >= 1 and c + 1 + buf[c] <= end:
+                    e = c + 1 + buf[c]
+                    r.take_window()
+                    rest = Reader.window(buf, e, end, r.what)
+                    exts = ClientExtensions.decode(rest) if e < end else ClientExtensions()
+                    rest.expect_empty()
+                    return cls(
+                        (buf[p] << 8) | buf[p + 1],
+                        buf[p + 2 : p + 34],
+                        buf[p + 35 : q],
+                        struct.unpack_from(f"!{n >> 1}H", buf, q + 2),
+                        buf[c + 1 : e],
+                        exts,
+                    )
         legacy_version = r.u16()
         random = r.take(32)
         session_id = r.vec8(0, 32, "legacy_session_id")

@@ -1,0 +1,215 @@
+"""The codec fast paths (ClientHello prefix, extension headers read in place, key_share and
+pre_shared_key bodies) give exactly what the checked
+Reader-based code gives: the same values for any input that decodes, and the same
+DecodeError message and alert for any that does not.  The reference decoders below are the
+checked code as it was before the fast paths."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tlspipe.errors import DecodeError
+from tlspipe.msgs.codec import Reader
+from tlspipe.msgs.extensions import (
+    ClientExtensions,
+    KeyShareEntry,
+    OfferedPsks,
+    PskIdentity,
+)
+from tlspipe.msgs.hello import ClientHello
+from tlspipe.msgs.message import decode_handshake, encode_handshake
+
+_ILLEGAL = 47  # illegal_parameter
+
+
+# -- the reference (checked, pre-fast-path) decoders ---------------------------------------------
+def _ref_client_shares(r: Reader) -> tuple[KeyShareEntry, ...]:
+    lst = r.sub16(0, 0xFFFF, "client_shares")
+    shares: list[KeyShareEntry] = []
+    while lst.any_left():
+        group = lst.u16()
+        shares.append(KeyShareEntry(group, lst.vec16(1, 0xFFFF, "key_exchange")))
+    return tuple(shares)
+
+
+def _ref_offered_psks(r: Reader) -> OfferedPsks:
+    ids = r.sub16(7, 0xFFFF, "identities")
+    identities: list[PskIdentity] = []
+    while ids.any_left():
+        identity = ids.vec16(1, 0xFFFF, "identity")
+        identities.append(PskIdentity(identity, ids.u32()))
+    bs = r.sub16(33, 0xFFFF, "binders")
+    binders: list[bytes] = []
+    while bs.any_left():
+        binders.append(bs.vec8(32, 255, "PskBinderEntry"))
+    if len(binders) != len(identities):
+        raise DecodeError("pre_shared_key: identities and binders differ in number", _ILLEGAL)
+    return OfferedPsks(tuple(identities), tuple(binders))
+
+
+_REF_BODY = {51: _ref_client_shares, 41: _ref_offered_psks}
+
+
+def _ref_extensions(r: Reader) -> ClientExtensions:
+    cls = ClientExtensions
+    lst = r.sub16(cls._LIST_LO, cls._LIST_HI, "extensions")
+    by_type = {f.typ: f for f in cls._FIELDS}
+    values: dict[str, Any] = {}
+    unknown: list[tuple[int, bytes]] = []
+    seen: set[int] = set()
+    while lst.any_left():
+        typ, body = lst.extension()
+        if cls._LAST is not None and cls._LAST in seen:
+            raise DecodeError(f"extension {cls._LAST} is not the last one", _ILLEGAL)
+        if typ in seen:
+            raise DecodeError(f"duplicate extension {typ}")
+        seen.add(typ)
+        f = by_type.get(typ)
+        if f is None:
+            unknown.append((typ, body.rest()))
+            continue
+        values[f.name] = _REF_BODY.get(typ, f.dec)(body)
+        body.expect_empty()
+    return cls(**values, unknown=tuple(unknown))
+
+
+def _ref_client_hello(raw: bytes) -> ClientHello:
+    r = Reader(raw[4:], "client_hello")
+    legacy_version = r.u16()
+    random = r.take(32)
+    session_id = r.vec8(0, 32, "legacy_session_id")
+    suites = tuple(r.list_u16(2, 2, 0xFFFE, "cipher_suites"))
+    compression = r.vec8(1, 0xFF, "legacy_compression_methods")
+    exts = _ref_extensions(r) if r.any_left() else ClientExtensions()
+    r.expect_empty()
+    return ClientHello(legacy_version, random, session_id, suites, compression, exts)
+
+
+def _outcome(fn: Any, raw: bytes) -> tuple[str, Any, Any]:
+    try:
+        return ("ok", fn(raw), None)
+    except DecodeError as e:
+        return ("error", str(e), e.alert)
+
+
+def _new(raw: bytes) -> ClientHello:
+    body = decode_handshake(raw, tls13=True).body
+    assert isinstance(body, ClientHello)
+    return body
+
+
+def _fix_header(body: bytes) -> bytes:
+    return b"\x01" + len(body).to_bytes(3, "big") + body
+
+
+def _same(raw: bytes) -> None:
+    assert _outcome(_new, raw) == _outcome(_ref_client_hello, raw)
+
+
+# -- sample ClientHellos ----------------------------------------------------------------------
+def _hello(**ext: Any) -> bytes:
+    base: dict[str, Any] = {
+        "server_name": b"example.com",
+        "supported_groups": (29, 23),
+        "supported_versions": (0x0304, 0x0303),
+        "signature_algorithms": (0x0403, 0x0804),
+        "key_share": (KeyShareEntry(29, os.urandom(32)), KeyShareEntry(23, os.urandom(65))),
+        "psk_key_exchange_modes": (1,),
+    }
+    exts = ClientExtensions(**{**base, **ext})
+    return encode_handshake(
+        ClientHello(0x0303, os.urandom(32), os.urandom(32), (0x1301, 0x1302, 0xC02B), b"\x00", exts)
+    )
+
+
+PSK = OfferedPsks(
+    (PskIdentity(os.urandom(100), 12345), PskIdentity(b"ext", 0)),
+    (os.urandom(32), os.urandom(48)),
+)
+SAMPLES = [
+    _hello(),
+    _hello(key_share=()),
+    _hello(pre_shared_key=PSK, early_data=True),
+    _hello(status_request=True, alpn=(b"h2", b"http/1.1"), unknown=((0xFAFA, b""),)),
+    encode_handshake(
+        ClientHello(0x0303, os.urandom(32), b"", (0xC02B,), b"\x01\x00", ClientExtensions())
+    ),
+]
+
+
+# Encodable but malformed: each must fail (or not) exactly as the checked code does.
+BAD = [
+    _hello(key_share=(KeyShareEntry(29, b""),)),
+    _hello(key_share=(KeyShareEntry(29, b"k"), KeyShareEntry(23, b""))),
+    _hello(pre_shared_key=OfferedPsks((PskIdentity(b"", 1),), (bytes(32),))),
+    _hello(pre_shared_key=OfferedPsks((PskIdentity(b"id", 1),), (bytes(31),))),
+    _hello(pre_shared_key=OfferedPsks((PskIdentity(b"id", 1),), (bytes(32), bytes(32)))),
+    _hello(pre_shared_key=OfferedPsks((PskIdentity(b"id", 1),) * 2, (bytes(32),))),
+    _hello(pre_shared_key=OfferedPsks((), ())),
+    _hello(pre_shared_key=OfferedPsks((), (bytes(32),))),
+    _hello(pre_shared_key=OfferedPsks((PskIdentity(b"", 1), PSK.identities[0]), PSK.binders)),
+    _hello(pre_shared_key=OfferedPsks(PSK.identities, (bytes(31), bytes(32)))),
+    _hello(pre_shared_key=PSK, unknown=((0x0029, b""),)),
+    _hello(unknown=((0x0033, b"\x00\x00"),)),
+    *(
+        encode_handshake(ClientHello(0x0303, bytes(32), sid, suites, comp, ClientExtensions()))
+        for sid, suites, comp in ((bytes(33), (1,), b"\x00"), (b"", (), b"\x00"), (b"", (1,), b""))
+    ),
+]
+
+
+@pytest.mark.parametrize("raw", BAD)
+def test_malformed_hellos_fail_alike(raw: bytes) -> None:
+    _same(raw)
+    assert _outcome(_ref_client_hello, raw)[0] == "error"
+
+
+@pytest.mark.parametrize("raw", SAMPLES)
+def test_valid_hellos_decode_as_the_checked_code(raw: bytes) -> None:
+    new = _new(raw)
+    assert new == _ref_client_hello(raw)
+    assert encode_handshake(new) == raw
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(SAMPLES + BAD),
+    st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), min_size=1, max_size=3),
+)
+def test_mutated_hellos_fail_or_decode_alike(raw: bytes, edits: list[tuple[int, int]]) -> None:
+    body = bytearray(raw[4:])
+    for pos, val in edits:
+        body[pos % len(body)] = val
+    _same(_fix_header(bytes(body)))
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(SAMPLES + BAD), st.integers(0, 10_000), st.binary(max_size=8))
+def test_cut_or_grown_hellos_fail_or_decode_alike(raw: bytes, at: int, extra: bytes) -> None:
+    body = raw[4:]
+    at %= len(body) + 1
+    _same(_fix_header(body[:at]))
+    _same(_fix_header(body[:at] + extra + body[at:]))
+
+
+def test_length_fields_at_their_bounds() -> None:
+    """Every 1- and 2-octet length field of a PSK ClientHello set to values around its
+    bounds and the real one."""
+    raw = SAMPLES[1]
+    body = raw[4:]
+    for pos in range(len(body) - 1):
+        for val in (0, 1, 2, 6, 7, 31, 32, 33, 34, 254, 255):
+            b = bytearray(body)
+            b[pos] = val
+            _same(_fix_header(bytes(b)))
+            b = bytearray(body)
+            v = int.from_bytes(body[pos : pos + 2], "big")
+            for d in (-2, -1, 1, 2):
+                if 0 <= v + d <= 0xFFFF:
+                    b[pos : pos + 2] = (v + d).to_bytes(2, "big")
+                    _same(_fix_header(bytes(b)))
