@@ -1,5 +1,5 @@
 """The codec fast paths (ClientHello prefix, extension headers read in place, key_share and
-pre_shared_key bodies) give exactly what the checked
+pre_shared_key bodies, the TLS 1.3 ServerHello built as bytes) give exactly what the checked
 Reader-based code gives: the same values for any input that decodes, and the same
 DecodeError message and alert for any that does not.  The reference decoders below are the
 checked code as it was before the fast paths."""
@@ -20,8 +20,9 @@ from tlspipe.msgs.extensions import (
     KeyShareEntry,
     OfferedPsks,
     PskIdentity,
+    ServerExtensions,
 )
-from tlspipe.msgs.hello import ClientHello
+from tlspipe.msgs.hello import ClientHello, ServerHello, encode_server_hello13
 from tlspipe.msgs.message import decode_handshake, encode_handshake
 
 _ILLEGAL = 47  # illegal_parameter
@@ -213,3 +214,23 @@ def test_length_fields_at_their_bounds() -> None:
                 if 0 <= v + d <= 0xFFFF:
                     b[pos : pos + 2] = (v + d).to_bytes(2, "big")
                     _same(_fix_header(bytes(b)))
+
+
+@pytest.mark.parametrize("sid", [b"", bytes(range(32))])
+@pytest.mark.parametrize("kx", [b"\x01" * 32, b"\x04" * 65, b"\x02" * 1216])
+@pytest.mark.parametrize("psk", [None, 0, 1, 0xFFFF])
+def test_server_hello13_bytes_match_the_encoder(sid: bytes, kx: bytes, psk: int | None) -> None:
+    random = os.urandom(32)
+    sh = ServerHello(
+        0x0303,
+        random,
+        sid,
+        0x1302,
+        0,
+        ServerExtensions(
+            supported_versions=0x0304, key_share=KeyShareEntry(0x11EC, kx), pre_shared_key=psk
+        ),
+    )
+    raw = encode_server_hello13(random, sid, 0x1302, 0x11EC, kx, psk)
+    assert raw == encode_handshake(sh)
+    assert decode_handshake(raw, tls13=True).body == sh

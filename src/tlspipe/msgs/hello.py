@@ -27,6 +27,7 @@ __all__ = [
     "HelloRetryRequest",
     "ServerHello",
     "decode_server_hello",
+    "encode_server_hello13",
 ]
 
 #: RFC 8446 §4.1.3: the ServerHello.random that marks a HelloRetryRequest (SHA-256 of
@@ -196,6 +197,55 @@ class ServerHello:
         exts = ServerExtensions.decode(r) if r.any_left() else ServerExtensions()
         r.expect_empty()
         return cls(version, random, session_id, suite, comp, exts)
+
+
+def encode_server_hello13(
+    random: bytes,
+    session_id_echo: bytes,
+    cipher_suite: int,
+    group: int,
+    key_exchange: bytes,
+    psk_index: int | None,
+) -> bytes:
+    """The encoded TLS 1.3 ServerHello handshake message (header included): what
+    ``encode_handshake(ServerHello(0x0303, random, session_id_echo, cipher_suite, 0,
+    ServerExtensions(supported_versions=0x0304, key_share=KeyShareEntry(group,
+    key_exchange), pre_shared_key=psk_index)))`` gives, built with one join.
+
+    Raises:
+        InternalError: a value out of its field's range (a local bug).
+    """
+    if (
+        len(random) != 32
+        or len(session_id_echo) > 32
+        or not 0 < len(key_exchange) <= 0xFFFF - 8
+        or (psk_index is not None and not 0 <= psk_index <= 0xFFFF)
+    ):
+        raise InternalError("ServerHello field out of range")
+    kx_len = len(key_exchange)
+    ks_head = (
+        (0x00330000 | (kx_len + 4)).to_bytes(4, "big")
+        + group.to_bytes(2, "big")
+        + kx_len.to_bytes(2, "big")
+    )
+    ext_len = 8 + kx_len + 6 + (6 if psk_index is not None else 0)
+    body_len = 38 + len(session_id_echo) + 2 + ext_len
+    return b"".join(
+        (
+            (0x02000000 | body_len).to_bytes(4, "big"),
+            b"\x03\x03",
+            random,
+            bytes((len(session_id_echo),)),
+            session_id_echo,
+            cipher_suite.to_bytes(2, "big"),
+            b"\x00",
+            ext_len.to_bytes(2, "big"),
+            b"" if psk_index is None else b"\x00\x29\x00\x02" + psk_index.to_bytes(2, "big"),
+            ks_head,
+            key_exchange,
+            b"\x00\x2b\x00\x02\x03\x04",
+        )
+    )
 
 
 @dataclass(frozen=True, slots=True)

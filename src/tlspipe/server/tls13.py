@@ -23,9 +23,7 @@ from ..keys.transcript import Transcript
 from ..msgs.extensions import (
     CertificateEntryExtensions,
     CertificateRequestExtensions,
-    KeyShareEntry,
     ServerEncryptedExtensions,
-    ServerExtensions,
 )
 from ..msgs.handshake import (
     Certificate13,
@@ -36,7 +34,7 @@ from ..msgs.handshake import (
     EndOfEarlyData,
     Finished,
 )
-from ..msgs.hello import ClientHello, ServerHello
+from ..msgs.hello import ClientHello, encode_server_hello13
 from ..msgs.message import HandshakePayload, encode_handshake
 from ..tls13common import (
     CLIENT_CV_CONTEXT,
@@ -157,17 +155,13 @@ def emit_first_flight(
     early = early_data_allowed(cfg, ch, accepted, suite, sel.alpn, retried)
     our_share, shared = sel.group.encapsulate(sel.client_share)
     random = cfg.provider.secure_random(32)
-    sh = ServerHello(
-        legacy_version=ProtocolVersion.TLSv1_2,
-        random=random,
-        legacy_session_id_echo=ch.legacy_session_id,
-        cipher_suite=int(suite.suite),
-        legacy_compression_method=0,
-        extensions=ServerExtensions(
-            supported_versions=int(ProtocolVersion.TLSv1_3),
-            key_share=KeyShareEntry(int(sel.group.name), our_share),
-            pre_shared_key=accepted.index if accepted is not None else None,
-        ),
+    raw_sh = encode_server_hello13(  # the ServerHello, encoded straight into bytes
+        random,
+        ch.legacy_session_id,
+        int(suite.suite),
+        int(sel.group.name),
+        our_share,
+        accepted.index if accepted is not None else None,
     )
     tr.start_hash(suite.hash_name)
     tr.drop_buffer()
@@ -181,7 +175,8 @@ def emit_first_flight(
             client_random=ch.random,
         )
     early_secret = schedule.client_early_traffic_secret(tr.current_hash()) if early else None
-    _send(cx, tr, sh)
+    tr.add(raw_sh)
+    cx.send_handshake(raw_sh)
     if ch.legacy_session_id and not sent_ccs:
         cx.send_ccs()
     cx.version = ProtocolVersion.TLSv1_3
