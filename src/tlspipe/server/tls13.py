@@ -205,9 +205,9 @@ def emit_first_flight(
         if ch.extensions.early_data:
             cx.record_layer.set_skip_early_data(early_data_skip_limit(cfg))
     cx.early_data_offered = cx.early_data_offered or ch.extensions.early_data
-    # The rest of the flight is under the server handshake traffic key.  In a full
-    # handshake its messages are coalesced into as few records as fit (RFC 8446 §5.1 allows
-    # it; none spans a key change) instead of one record per message.
+    # The rest of the flight is under the server handshake traffic key.  Its messages are
+    # coalesced into as few records as fit (RFC 8446 §5.1 allows it; none spans a key
+    # change) instead of one record per message.
     flight: list[bytes] = []
     if cx.quic is None:
         raw_ee = _encrypted_extensions(sel.sni is not None, sel.alpn, early)
@@ -232,9 +232,9 @@ def emit_first_flight(
         cx.resumed = accepted.session is not None
         if accepted.session is not None and accepted.session.client_cert_chain:
             cx.peer_certificates = accepted.session.client_cert_chain
-        for raw in flight:  # PSK flights keep one record per message
-            cx.send_handshake(raw)
-        _send(cx, tr, Finished(verify_data=hs.server_finished_verify_data(tr.current_hash())))
+        # EncryptedExtensions and Finished in one record, as in the full flight.
+        _queue(flight, tr, Finished(verify_data=hs.server_finished_verify_data(tr.current_hash())))
+        cx.send_handshake(b"".join(flight))
         traffic = hs.into_traffic(tr.current_hash())
         cx.set_tls13_encrypter(suite, traffic.server_application_traffic_secret_0)
         _log.debug(
