@@ -22,7 +22,12 @@ from tlspipe.msgs.extensions import (
     PskIdentity,
     ServerExtensions,
 )
-from tlspipe.msgs.hello import ClientHello, ServerHello, encode_server_hello13
+from tlspipe.msgs.hello import (
+    ClientHello,
+    ServerHello,
+    encode_server_hello,
+    encode_server_hello13,
+)
 from tlspipe.msgs.message import decode_handshake, encode_handshake
 
 _ILLEGAL = 47  # illegal_parameter
@@ -234,3 +239,75 @@ def test_server_hello13_bytes_match_the_encoder(sid: bytes, kx: bytes, psk: int 
     raw = encode_server_hello13(random, sid, 0x1302, 0x11EC, kx, psk)
     assert raw == encode_handshake(sh)
     assert decode_handshake(raw, tls13=True).body == sh
+
+
+@pytest.mark.parametrize("sid", [b"", bytes(range(32))])
+@pytest.mark.parametrize(
+    "exts",
+    [
+        ServerExtensions(),
+        ServerExtensions(renegotiation_info=b"", extended_master_secret=True),
+        ServerExtensions(
+            renegotiation_info=b"",
+            extended_master_secret=True,
+            session_ticket=True,
+            ec_point_formats=b"\x00",
+            alpn=b"h2",
+            server_name=True,
+            status_request=True,
+            signed_certificate_timestamp=b"\x00\x03\x00\x01x",
+        ),
+    ],
+)
+def test_server_hello_bytes_match_the_encoder(sid: bytes, exts: ServerExtensions) -> None:
+    random = os.urandom(32)
+    block = bytearray()
+    exts.encode(block)
+    sh = ServerHello(0x0303, random, sid, 0xC02B, 0, exts)
+    assert encode_server_hello(random, sid, 0xC02B, bytes(block)) == encode_handshake(sh)
+
+
+def test_tls12_server_encodings_match_the_encoders() -> None:
+    from tlspipe.msgs.handshake import Certificate12, ServerKeyExchangeEcdhe
+    from tlspipe.server import tls12
+
+    pub = os.urandom(65)
+    ske = ServerKeyExchangeEcdhe(
+        curve_type=3, named_curve=23, public=pub, algorithm=0x0403, signature=os.urandom(71)
+    )
+    params = b"\x03" + (23).to_bytes(2, "big") + bytes((len(pub),)) + pub
+    assert params == ske.params_bytes()
+    assert tls12._server_key_exchange(params, 0x0403, ske.signature) == encode_handshake(ske)
+    chains = [(os.urandom(300), os.urandom(200)), (os.urandom(300),)]
+    for chain in chains * 2:  # the second round comes from the cache
+        assert tls12._certificate_message(chain) == encode_handshake(
+            Certificate12(certificate_list=chain)
+        )
+    # The ServerHello extension cache is keyed by every input: each combination gives what
+    # the container encodes, in any order of first use.
+    combos = [
+        (reneg, ems, ticket, points, alpn, sni, status, sct)
+        for reneg in (False, True)
+        for ems in (False, True)
+        for ticket in (False, True)
+        for points in (False, True)
+        for alpn in (None, b"h2")
+        for sni in (False, True)
+        for status in (False, True)
+        for sct in (None, b"\x00\x03\x00\x01x")
+    ]
+    for combo in combos + combos[::-1]:
+        reneg, ems, ticket, points, alpn, sni, status, sct = combo
+        want = bytearray()
+        ServerExtensions(
+            renegotiation_info=b"" if reneg else None,
+            extended_master_secret=ems,
+            session_ticket=ticket,
+            ec_point_formats=b"\x00" if points else None,
+            alpn=alpn,
+            server_name=sni,
+            status_request=status,
+            signed_certificate_timestamp=sct,
+        ).encode(want)
+        assert tls12._sh_extensions(*combo) == bytes(want)
+        assert len(tls12._SH_EXTS) <= tls12._CACHE_MAX

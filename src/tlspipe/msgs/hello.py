@@ -27,6 +27,7 @@ __all__ = [
     "HelloRetryRequest",
     "ServerHello",
     "decode_server_hello",
+    "encode_server_hello",
     "encode_server_hello13",
 ]
 
@@ -197,6 +198,34 @@ class ServerHello:
         exts = ServerExtensions.decode(r) if r.any_left() else ServerExtensions()
         r.expect_empty()
         return cls(version, random, session_id, suite, comp, exts)
+
+
+def encode_server_hello(
+    random: bytes, session_id_echo: bytes, cipher_suite: int, extensions: bytes
+) -> bytes:
+    """The encoded ServerHello handshake message (header included) from its fields and
+    ``extensions``, the already encoded extensions vector (its 2-octet length included, as
+    :meth:`ServerExtensions.encode` writes it): what ``encode_handshake(ServerHello(0x0303,
+    random, session_id_echo, cipher_suite, 0, exts))`` gives, built with one join.
+
+    Raises:
+        InternalError: a value out of its field's range (a local bug).
+    """
+    if len(random) != 32 or len(session_id_echo) > 32 or len(extensions) > 0xFFFF:
+        raise InternalError("ServerHello field out of range")
+    body_len = 38 + len(session_id_echo) + len(extensions)
+    return b"".join(
+        (
+            (0x02000000 | body_len).to_bytes(4, "big"),
+            b"\x03\x03",
+            random,
+            bytes((len(session_id_echo),)),
+            session_id_echo,
+            cipher_suite.to_bytes(2, "big"),
+            b"\x00",
+            extensions,
+        )
+    )
 
 
 def encode_server_hello13(
