@@ -311,3 +311,31 @@ def test_tls12_server_encodings_match_the_encoders() -> None:
         ).encode(want)
         assert tls12._sh_extensions(*combo) == bytes(want)
         assert len(tls12._SH_EXTS) <= tls12._CACHE_MAX
+
+
+@pytest.mark.parametrize("verify_data", [b"", bytes(12), os.urandom(32), os.urandom(48)])
+def test_finished_bytes_match_the_encoder(verify_data: bytes) -> None:
+    from tlspipe.msgs.handshake import Finished, encode_finished
+
+    assert encode_finished(verify_data) == encode_handshake(Finished(verify_data=verify_data))
+
+
+@pytest.mark.parametrize("early", [None, 0, 1, 16384, 0xFFFFFFFF])
+@pytest.mark.parametrize("nonce", [b"", bytes(8), bytes(255)])
+@pytest.mark.parametrize("ticket", [b"t", os.urandom(180), os.urandom(0xFFFF)])
+def test_new_session_ticket13_bytes_match_the_encoder(
+    early: int | None, nonce: bytes, ticket: bytes
+) -> None:
+    from tlspipe.msgs.extensions import NewSessionTicketExtensions
+    from tlspipe.msgs.handshake import NewSessionTicket13, encode_new_session_ticket13
+
+    nst = NewSessionTicket13(
+        ticket_lifetime=604800,
+        ticket_age_add=0xDEADBEEF,
+        ticket_nonce=nonce,
+        ticket=ticket,
+        extensions=NewSessionTicketExtensions(early_data=early),
+    )
+    raw = encode_new_session_ticket13(604800, 0xDEADBEEF, nonce, ticket, early)
+    assert raw == encode_handshake(nst)
+    assert decode_handshake(raw, tls13=True).body == nst

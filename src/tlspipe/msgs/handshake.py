@@ -20,7 +20,7 @@ from ..enums import (
     HandshakeType,
     KeyUpdateRequest,
 )
-from ..errors import DecodeError
+from ..errors import DecodeError, InternalError
 from .codec import (
     Reader,
     length_prefixed,
@@ -57,6 +57,8 @@ __all__ = [
     "NewSessionTicket13",
     "ServerHelloDone",
     "ServerKeyExchangeEcdhe",
+    "encode_finished",
+    "encode_new_session_ticket13",
 ]
 
 _ILLEGAL = AlertDescription.illegal_parameter
@@ -626,3 +628,52 @@ class MessageHash:
             DecodeError: never for well-formed input; present for symmetry.
         """
         return cls(r.rest())
+
+
+# -- messages the server sends every handshake, encoded straight into bytes --------------------
+def encode_finished(verify_data: bytes) -> bytes:
+    """``encode_handshake(Finished(verify_data))`` with one concatenation.
+
+    Raises:
+        InternalError: ``verify_data`` longer than 2^24-1 octets (a local bug).
+    """
+    n = len(verify_data)
+    if n > 0xFFFFFF:
+        raise InternalError("Finished too long")
+    return (0x14000000 | n).to_bytes(4, "big") + verify_data
+
+
+def encode_new_session_ticket13(
+    lifetime: int, age_add: int, nonce: bytes, ticket: bytes, max_early_data: int | None
+) -> bytes:
+    """``encode_handshake(NewSessionTicket13(lifetime, age_add, nonce, ticket,
+    NewSessionTicketExtensions(early_data=max_early_data)))`` with one join.
+
+    Raises:
+        InternalError: a value out of its field's range (a local bug).
+    """
+    if (
+        not 0 <= lifetime <= 0xFFFFFFFF
+        or not 0 <= age_add <= 0xFFFFFFFF
+        or len(nonce) > 0xFF
+        or len(ticket) > 0xFFFF
+        or (max_early_data is not None and not 0 <= max_early_data <= 0xFFFFFFFF)
+    ):
+        raise InternalError("NewSessionTicket field out of range")
+    if max_early_data is None:
+        ext = b"\x00\x00"
+    else:  # early_data (42): uint32 max_early_data_size
+        ext = b"\x00\x08\x00\x2a\x00\x04" + max_early_data.to_bytes(4, "big")
+    n = 11 + len(nonce) + len(ticket) + len(ext)
+    return b"".join(
+        (
+            (0x04000000 | n).to_bytes(4, "big"),
+            lifetime.to_bytes(4, "big"),
+            age_add.to_bytes(4, "big"),
+            bytes((len(nonce),)),
+            nonce,
+            len(ticket).to_bytes(2, "big"),
+            ticket,
+            ext,
+        )
+    )

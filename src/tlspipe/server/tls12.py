@@ -58,6 +58,7 @@ from ..msgs.handshake import (
     Finished,
     NewSessionTicket12,
     ServerHelloDone,
+    encode_finished,
 )
 from ..msgs.hello import DOWNGRADE_TLS12, ClientHello, encode_server_hello
 from ..msgs.message import HandshakePayload, encode_handshake
@@ -91,6 +92,7 @@ SESSION_ID_LIFETIME = 24 * 3600
 #: Tolerance for session timestamps from the future (clock steps), in seconds.
 _CLOCK_SKEW = 60
 _SECP256R1 = NamedGroup.secp256r1
+_SERVER_HELLO_DONE = encode_handshake(ServerHelloDone())
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +114,11 @@ def _now(cfg: ServerConfig) -> int:
 
 def _send(cx: CommonState, tr: Transcript, body: HandshakePayload) -> None:
     raw = encode_handshake(body)
+    tr.add(raw)
+    cx.send_handshake(raw)
+
+
+def _send_raw(cx: CommonState, tr: Transcript, raw: bytes) -> None:
     tr.add(raw)
     cx.send_handshake(raw)
 
@@ -322,7 +329,8 @@ def handle_client_hello(cx: CommonState, cfg: ServerConfig, ch: ClientHello, raw
             certificate_authorities=verifier.root_hint_subjects(),
         )
         _queue(flight, tr, req)
-    _queue(flight, tr, ServerHelloDone())
+    tr.add(_SERVER_HELLO_DONE)
+    flight.append(_SERVER_HELLO_DONE)
     cx.send_handshake(b"".join(flight))
     _log.debug("server sent TLS 1.2 first flight: %s, %s", suite.suite.name, group.name.name)
     if client_auth:
@@ -440,7 +448,7 @@ def _resume(
     cx.send_handshake(raw_sh + raw_nst)  # one plaintext record for both
     cx.send_ccs()
     secrets.install_encrypter(cx, client=False)
-    _send(cx, tr, Finished(verify_data=secrets.verify_data(False, tr.current_hash())))
+    _send_raw(cx, tr, encode_finished(secrets.verify_data(False, tr.current_hash())))
     _log.debug("server resuming TLS 1.2 session (%s)", suite.suite.name)
     return ExpectCcs(
         config=cfg, neg=neg, transcript=tr, secrets=secrets, resuming=True,
@@ -653,7 +661,7 @@ class ExpectFinished:
                     _send(cx, tr, NewSessionTicket12(ticket_lifetime_hint=0, ticket=b""))
             cx.send_ccs()
             secrets.install_encrypter(cx, client=False)
-            _send(cx, tr, Finished(verify_data=secrets.verify_data(False, tr.current_hash())))
+            _send_raw(cx, tr, encode_finished(secrets.verify_data(False, tr.current_hash())))
         cx.exporter = Tls12Exporter(secrets)
         cx.start_traffic()
         _log.debug("server TLS 1.2 handshake complete (resumed=%s)", self.resuming)

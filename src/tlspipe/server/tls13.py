@@ -33,6 +33,7 @@ from ..msgs.handshake import (
     EncryptedExtensions,
     EndOfEarlyData,
     Finished,
+    encode_finished,
 )
 from ..msgs.hello import ClientHello, encode_server_hello13
 from ..msgs.message import HandshakePayload, encode_handshake
@@ -64,12 +65,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger("tlspipe.server")
-
-
-def _send(cx: CommonState, tr: Transcript, body: HandshakePayload) -> None:
-    raw = encode_handshake(body)
-    tr.add(raw)
-    cx.send_handshake(raw)
 
 
 def _queue(flight: list[bytes], tr: Transcript, body: HandshakePayload) -> None:
@@ -233,7 +228,9 @@ def emit_first_flight(
         if accepted.session is not None and accepted.session.client_cert_chain:
             cx.peer_certificates = accepted.session.client_cert_chain
         # EncryptedExtensions and Finished in one record, as in the full flight.
-        _queue(flight, tr, Finished(verify_data=hs.server_finished_verify_data(tr.current_hash())))
+        raw_fin = encode_finished(hs.server_finished_verify_data(tr.current_hash()))
+        tr.add(raw_fin)
+        flight.append(raw_fin)
         cx.send_handshake(b"".join(flight))
         traffic = hs.into_traffic(tr.current_hash())
         cx.set_tls13_encrypter(suite, traffic.server_application_traffic_secret_0)
@@ -287,7 +284,9 @@ def emit_first_flight(
     flight.append(raw)
     signature = sel.signer.sign(signed_content(SERVER_CV_CONTEXT, tr.current_hash()))
     _queue(flight, tr, CertificateVerify(algorithm=int(sel.signer.scheme), signature=signature))
-    _queue(flight, tr, Finished(verify_data=hs.server_finished_verify_data(tr.current_hash())))
+    raw_fin = encode_finished(hs.server_finished_verify_data(tr.current_hash()))
+    tr.add(raw_fin)
+    flight.append(raw_fin)
     cx.send_handshake(b"".join(flight))
     traffic = hs.into_traffic(tr.current_hash())
     cx.set_tls13_encrypter(suite, traffic.server_application_traffic_secret_0)
