@@ -339,3 +339,12 @@ def test_new_session_ticket13_bytes_match_the_encoder(
     raw = encode_new_session_ticket13(604800, 0xDEADBEEF, nonce, ticket, early)
     assert raw == encode_handshake(nst)
     assert decode_handshake(raw, tls13=True).body == nst
+
+
+@pytest.mark.parametrize("sig", [b"", os.urandom(71), os.urandom(256), os.urandom(0xFFFF)])
+@pytest.mark.parametrize("scheme", [0x0403, 0x0804, 0xFFFF])
+def test_certificate_verify_bytes_match_the_encoder(sig: bytes, scheme: int) -> None:
+    from tlspipe.msgs.handshake import CertificateVerify, encode_certificate_verify
+
+    cv = CertificateVerify(algorithm=scheme, signature=sig)
+    assert encode_certificate_verify(scheme, sig) == encode_handshake(cv)

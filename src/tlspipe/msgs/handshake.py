@@ -57,6 +57,7 @@ __all__ = [
     "NewSessionTicket13",
     "ServerHelloDone",
     "ServerKeyExchangeEcdhe",
+    "encode_certificate_verify",
     "encode_finished",
     "encode_new_session_ticket13",
 ]
@@ -641,6 +642,25 @@ def encode_finished(verify_data: bytes) -> bytes:
     if n > 0xFFFFFF:
         raise InternalError("Finished too long")
     return (0x14000000 | n).to_bytes(4, "big") + verify_data
+
+
+def encode_certificate_verify(scheme: int, signature: bytes) -> bytes:
+    """``encode_handshake(CertificateVerify(scheme, signature))`` with one join.
+
+    Raises:
+        InternalError: a value out of its field's range (a local bug).
+    """
+    n = len(signature)
+    if not 0 <= scheme <= 0xFFFF or n > 0xFFFF:
+        raise InternalError("CertificateVerify field out of range")
+    return b"".join(
+        (
+            (0x0F000000 | (n + 4)).to_bytes(4, "big"),
+            scheme.to_bytes(2, "big"),
+            n.to_bytes(2, "big"),
+            signature,
+        )
+    )
 
 
 def encode_new_session_ticket13(

@@ -33,6 +33,7 @@ from ..msgs.handshake import (
     EncryptedExtensions,
     EndOfEarlyData,
     Finished,
+    encode_certificate_verify,
     encode_finished,
 )
 from ..msgs.hello import ClientHello, encode_server_hello13
@@ -283,7 +284,9 @@ def emit_first_flight(
     tr.add(raw)
     flight.append(raw)
     signature = sel.signer.sign(signed_content(SERVER_CV_CONTEXT, tr.current_hash()))
-    _queue(flight, tr, CertificateVerify(algorithm=int(sel.signer.scheme), signature=signature))
+    raw_cv = encode_certificate_verify(int(sel.signer.scheme), signature)
+    tr.add(raw_cv)
+    flight.append(raw_cv)
     raw_fin = encode_finished(hs.server_finished_verify_data(tr.current_hash()))
     tr.add(raw_fin)
     flight.append(raw_fin)
