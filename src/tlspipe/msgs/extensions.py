@@ -224,8 +224,11 @@ def _flag(typ: int, name: str) -> _Field[bool]:
     return _Field(typ, name, enc, dec, memo=True)
 
 
-def _opaque(typ: int, name: str, prefix: int, lo: int, hi: int) -> _Field[bytes]:
-    """``opaque x<lo..hi>`` with a ``prefix``-octet length (prefix 0: the whole body)."""
+def _opaque(
+    typ: int, name: str, prefix: int, lo: int, hi: int, memo: bool = False
+) -> _Field[bytes]:
+    """``opaque x<lo..hi>`` with a ``prefix``-octet length (prefix 0: the whole body);
+    ``memo`` for values that repeat every handshake."""
 
     def enc(v: bytes, out: bytearray) -> None:
         if prefix:
@@ -239,7 +242,7 @@ def _opaque(typ: int, name: str, prefix: int, lo: int, hi: int) -> _Field[bytes]
             return r.vec16(lo, hi, name)
         return r.rest()
 
-    return _Field(typ, name, enc, dec)
+    return _Field(typ, name, enc, dec, memo)
 
 
 def _uint(typ: int, name: str, size: int, minimum: int = 0) -> _Field[int]:
@@ -460,9 +463,9 @@ def _dec_padding(r: Reader) -> int:
 E = ExtensionType
 _SNI_FLAG = _flag(E.server_name, "server_name")
 _EMS = _flag(E.extended_master_secret, "extended_master_secret")
-_RENEG = _opaque(E.renegotiation_info, "renegotiation_info", 1, 0, 0xFF)
+_RENEG = _opaque(E.renegotiation_info, "renegotiation_info", 1, 0, 0xFF, memo=True)
 _GROUPS = _u16s(E.supported_groups, "supported_groups", 2, 2, 0xFFFF)
-_POINTS = _opaque(E.ec_point_formats, "ec_point_formats", 1, 1, 0xFF)
+_POINTS = _opaque(E.ec_point_formats, "ec_point_formats", 1, 1, 0xFF, memo=True)
 _SIGALGS = _u16s(E.signature_algorithms, "signature_algorithms", 2, 2, 0xFFFE)
 _SIGALGS_CERT = _u16s(E.signature_algorithms_cert, "signature_algorithms_cert", 2, 2, 0xFFFE)
 _ALPN_ONE = _custom(
