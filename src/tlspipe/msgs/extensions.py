@@ -572,9 +572,10 @@ class _Extensions:
         if by_type is None:
             by_type = _BY_TYPE[cls] = {f.typ: f for f in cls._FIELDS}
         values: dict[str, Any] = {}
-        unknown: list[tuple[int, bytes]] = []
+        unknown: list[tuple[int, bytes]] | None = None
         seen: set[int] = set()
         last = cls._LAST
+        last_seen = False
         window = Reader.window
         # Each extension's header is read here, in place (the same checks and errors as
         # Reader.extension() on the list); a body is given a Reader only when it is decoded.
@@ -586,13 +587,17 @@ class _Extensions:
             pos = start + ((buf[pos + 2] << 8) | buf[pos + 3])
             if pos > end:
                 raise DecodeError(f"extensions: extension {typ} truncated")
-            if last is not None and last in seen:
+            if last_seen:
                 raise DecodeError(f"extension {last} is not the last one", _ILLEGAL)
             if typ in seen:
                 raise DecodeError(f"duplicate extension {typ}")
             seen.add(typ)
+            if typ == last:
+                last_seen = True
             f = by_type.get(typ)
             if f is None:
+                if unknown is None:
+                    unknown = []
                 unknown.append((typ, buf[start:pos]))
                 continue
             memo = f.decoded
@@ -612,6 +617,8 @@ class _Extensions:
                 memo[raw] = value
             values[f.name] = value
         factory: Callable[..., Self] = cls
+        if unknown is None:
+            return factory(**values)
         return factory(**values, unknown=tuple(unknown))
 
     @classmethod
