@@ -348,3 +348,74 @@ def test_certificate_verify_bytes_match_the_encoder(sig: bytes, scheme: int) -> 
 
     cv = CertificateVerify(algorithm=scheme, signature=sig)
     assert encode_certificate_verify(scheme, sig) == encode_handshake(cv)
+
+
+# -- server session values: the one-join encoders give the field-by-field encoding ---------------
+def _ref_tls12_server_value(v: Any) -> bytes:
+    from tlspipe.msgs import persist as p
+    from tlspipe.msgs.codec import put_u8, put_u16, put_u64, put_vec8
+
+    out = bytearray((p.TLS12_SERVER_V1,))
+    put_u16(out, v.suite)
+    put_vec8(out, v.master_secret)
+    put_u8(out, int(v.extended_ms))
+    p._put_str(out, v.sni)
+    p._put_opt8(out, v.alpn)
+    p._put_chain(out, v.client_cert_chain)
+    put_u64(out, v.created_at)
+    return bytes(out)
+
+
+def _ref_tls13_server_value(v: Any) -> bytes:
+    from tlspipe.msgs import persist as p
+    from tlspipe.msgs.codec import put_u16, put_u32, put_u64, put_vec8
+
+    out = bytearray((p.TLS13_SERVER_V1,))
+    put_u16(out, v.suite)
+    put_vec8(out, v.secret)
+    p._put_opt8(out, v.alpn)
+    p._put_str(out, v.sni)
+    put_u64(out, v.created_at)
+    put_u32(out, v.age_add)
+    put_u32(out, v.lifetime)
+    put_u32(out, v.max_early_data)
+    p._put_chain(out, v.client_cert_chain)
+    return bytes(out)
+
+
+_names = st.none() | st.text("abcdefghijklmnopqrstuvwxyz0123456789.-", min_size=1, max_size=40)
+_opt = st.none() | st.binary(min_size=1, max_size=40)
+_chains = st.lists(st.binary(min_size=1, max_size=300), max_size=4).map(tuple)
+
+
+@settings(max_examples=200)
+@given(
+    st.integers(0, 0xFFFF), st.binary(min_size=48, max_size=48), st.booleans(), _names, _opt,
+    _chains, st.integers(0, 2**64 - 1),
+)  # fmt: skip
+def test_tls12_server_value_encoding(
+    suite: int, ms: bytes, ems: bool, sni: str | None, alpn: bytes | None,
+    chain: tuple[bytes, ...], created: int,
+) -> None:  # fmt: skip
+    from tlspipe.msgs.persist import Tls12ServerSessionValue
+
+    v = Tls12ServerSessionValue(suite, ms, ems, sni, alpn, chain, created)
+    assert v.encode() == _ref_tls12_server_value(v)
+    assert Tls12ServerSessionValue.decode(v.encode()) == v
+
+
+@settings(max_examples=200)
+@given(
+    st.integers(0, 0xFFFF), st.binary(min_size=32, max_size=64), _opt, _names,
+    st.integers(0, 2**64 - 1), st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1),
+    st.integers(0, 2**32 - 1), _chains,
+)  # fmt: skip
+def test_tls13_server_value_encoding(
+    suite: int, secret: bytes, alpn: bytes | None, sni: str | None, created: int,
+    age_add: int, lifetime: int, early: int, chain: tuple[bytes, ...],
+) -> None:  # fmt: skip
+    from tlspipe.msgs.persist import Tls13ServerSessionValue
+
+    v = Tls13ServerSessionValue(suite, secret, alpn, sni, created, age_add, lifetime, early, chain)
+    assert v.encode() == _ref_tls13_server_value(v)
+    assert Tls13ServerSessionValue.decode(v.encode()) == v
