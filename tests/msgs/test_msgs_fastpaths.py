@@ -419,3 +419,86 @@ def test_tls13_server_value_encoding(
     v = Tls13ServerSessionValue(suite, secret, alpn, sni, created, age_add, lifetime, early, chain)
     assert v.encode() == _ref_tls13_server_value(v)
     assert Tls13ServerSessionValue.decode(v.encode()) == v
+
+
+# -- Certificate (TLS 1.3): entries without extensions read in place -----------------------------
+def _ref_certificate13(raw: bytes) -> Any:
+    from tlspipe.msgs.extensions import CertificateEntryExtensions
+    from tlspipe.msgs.handshake import Certificate13, CertificateEntry
+
+    r = Reader(raw[4:], "certificate")
+    ctx = r.vec8(0, 0xFF, "certificate_request_context")
+    lst = r.sub24(0, 0xFFFFFF, "certificate_list")
+    entries = []
+    while lst.any_left():
+        cert_data = lst.vec24(1, 0xFFFFFF, "cert_data")
+        entries.append(CertificateEntry(cert_data, CertificateEntryExtensions.decode(lst)))
+    r.expect_empty()
+    return Certificate13(ctx, tuple(entries))
+
+
+def _new_certificate13(raw: bytes) -> Any:
+    return decode_handshake(raw, tls13=True).body
+
+
+def _certificates() -> list[bytes]:
+    from tlspipe.msgs.extensions import CertificateEntryExtensions
+    from tlspipe.msgs.handshake import Certificate13, CertificateEntry
+
+    none = CertificateEntryExtensions()
+    stapled = CertificateEntryExtensions(status_request=b"ocsp")
+    chains = [
+        (b"", (CertificateEntry(os.urandom(60), none), CertificateEntry(os.urandom(40), none))),
+        (b"ctx", (CertificateEntry(os.urandom(50), none),)),
+        (b"", ()),
+        (b"", (CertificateEntry(os.urandom(50), stapled), CertificateEntry(b"x", none))),
+        (b"", (CertificateEntry(b"", none),)),  # empty cert_data: must fail alike
+    ]
+    return [
+        encode_handshake(Certificate13(certificate_request_context=c, certificate_list=e))
+        for c, e in chains
+    ]
+
+
+def _odd_certificate() -> bytes:
+    """One entry whose extensions vector (6 octets) would read as a further entry without
+    extensions if its length were ignored."""
+    entry = b"\x00\x00\x02ab" + b"\x00\x06" + b"\x00\x00\x01A\x00\x00"
+    body = b"\x00" + len(entry).to_bytes(3, "big") + entry
+    return b"\x0b" + len(body).to_bytes(3, "big") + body
+
+
+CERTS = [*_certificates(), _odd_certificate()]
+
+
+def _same_cert(raw: bytes) -> None:
+    assert _outcome(_new_certificate13, raw) == _outcome(_ref_certificate13, raw)
+
+
+@pytest.mark.parametrize("raw", CERTS)
+def test_certificates_decode_as_the_checked_code(raw: bytes) -> None:
+    _same_cert(raw)
+
+
+def _fix_cert_header(body: bytes) -> bytes:
+    return b"\x0b" + len(body).to_bytes(3, "big") + body
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(CERTS),
+    st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), min_size=1, max_size=3),
+    st.integers(0, 10_000),
+    st.binary(max_size=4),
+)
+def test_mutated_certificates_fail_or_decode_alike(
+    raw: bytes, edits: list[tuple[int, int]], at: int, extra: bytes
+) -> None:
+    body = bytearray(raw[4:])
+    if body:
+        for pos, val in edits:
+            body[pos % len(body)] = val
+    _same_cert(_fix_cert_header(bytes(body)))
+    at %= len(body) + 1
+    _same_cert(_fix_cert_header(bytes(body[:at]) + extra + bytes(body[at:])))
+    _same_cert(_fix_cert_header(bytes(body[:at])))

@@ -121,6 +121,10 @@ class CertificateEntry:
         return cls(cert_data, CertificateEntryExtensions.decode(r))
 
 
+#: The (shared, frozen) container an entry without extensions decodes to.
+_NO_ENTRY_EXTENSIONS = CertificateEntryExtensions.decode(Reader(b"\x00\x00"))
+
+
 @dataclass(frozen=True, slots=True)
 class Certificate13:
     """RFC 8446 §4.4.2::
@@ -150,6 +154,23 @@ class Certificate13:
         Raises:
             DecodeError: malformed or trailing bytes (alert decode_error).
         """
+        # Fast path: entries without extensions (the usual chain) read in place; anything
+        # else (extensions, malformed input) takes the checked path and its errors.
+        buf, p, end = r.span()
+        if p < end:
+            q = p + 1 + buf[p]  # after certificate_request_context
+            if q + 3 <= end and q + 3 + ((buf[q] << 16) | (buf[q + 1] << 8) | buf[q + 2]) == end:
+                fast: list[CertificateEntry] = []
+                e = q + 3
+                while e + 3 <= end:
+                    d = e + 3 + ((buf[e] << 16) | (buf[e + 1] << 8) | buf[e + 2])
+                    if d == e + 3 or d + 2 > end or buf[d] or buf[d + 1]:
+                        break
+                    fast.append(CertificateEntry(buf[e + 3 : d], _NO_ENTRY_EXTENSIONS))
+                    e = d + 2
+                if e == end:
+                    r.take_window()
+                    return cls(buf[p + 1 : q], tuple(fast))
         ctx = r.vec8(0, 0xFF, "certificate_request_context")
         lst = r.sub24(0, 0xFFFFFF, "certificate_list")
         entries: list[CertificateEntry] = []
