@@ -58,6 +58,18 @@ class Reader:
         r.what = what
         return r
 
+    def span(self) -> tuple[bytes, int, int]:
+        """``(buffer, start, end)`` with the unread octets at ``buffer[start:end]``, nothing
+        consumed (a decoder's fast path reads them in place, then :meth:`take_window`)."""
+        return self._buf, self._pos, self._end
+
+    def take_window(self) -> tuple[bytes, int, int]:
+        """Consume every remaining octet, returning ``(buffer, start, end)``: the unread
+        octets are ``buffer[start:end]`` (for decoders that walk the bytes themselves)."""
+        pos = self._pos
+        self._pos = end = self._end
+        return self._buf, pos, end
+
     #: Public name of :meth:`_window`: a reader over ``buf[pos:end]`` (``buf`` must be
     #: ``bytes`` and ``0 <= pos <= end <= len(buf)``; nothing is checked or copied).
     window = _window

@@ -18,6 +18,7 @@ RFC 8422 (ec_point_formats).  Imports only ``errors``, ``enums`` and ``msgs.code
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Self, TypeVar
@@ -40,6 +41,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+_U32 = struct.Struct("!I").unpack_from
 _ILLEGAL = AlertDescription.illegal_parameter
 Unknown = tuple[tuple[int, bytes], ...]
 
@@ -142,6 +144,35 @@ class OfferedPsks:
             DecodeError: truncated, out of bounds (alert decode_error), or as many binders as
                 identities not sent (alert illegal_parameter, RFC 8446 §4.2.11).
         """
+        # Fast path: a well-formed body read in place (identities<7..>, binders<33..> filling
+        # the body exactly, as many binders of 32..255 octets as identities); anything else
+        # takes the checked path below and its errors.
+        buf, p, end = r.span()
+        if p + 2 <= end:
+            i_end = p + 2 + ((buf[p] << 8) | buf[p + 1])
+            if i_end - p >= 9 and i_end + 2 <= end:
+                b_end = i_end + 2 + ((buf[i_end] << 8) | buf[i_end + 1])
+                if b_end - i_end >= 35 and b_end == end:
+                    fast_ids: list[PskIdentity] = []
+                    q = p + 2
+                    while q + 2 <= i_end:
+                        k = q + 2 + ((buf[q] << 8) | buf[q + 1])
+                        if k == q + 2 or k + 4 > i_end:
+                            break
+                        fast_ids.append(PskIdentity(buf[q + 2 : k], _U32(buf, k)[0]))
+                        q = k + 4
+                    fast_binders: list[bytes] = []
+                    b = i_end + 2
+                    if q == i_end:
+                        while b < b_end:
+                            k = b + 1 + buf[b]
+                            if k - b < 33 or k > b_end:
+                                break
+                            fast_binders.append(buf[b + 1 : k])
+                            b = k
+                    if q == i_end and b == b_end and len(fast_ids) == len(fast_binders):
+                        r.take_window()
+                        return cls(tuple(fast_ids), tuple(fast_binders))
         ids = r.sub16(7, 0xFFFF, "identities")
         identities: list[PskIdentity] = []
         while ids.any_left():
@@ -193,8 +224,11 @@ def _flag(typ: int, name: str) -> _Field[bool]:
     return _Field(typ, name, enc, dec, memo=True)
 
 
-def _opaque(typ: int, name: str, prefix: int, lo: int, hi: int) -> _Field[bytes]:
-    """``opaque x<lo..hi>`` with a ``prefix``-octet length (prefix 0: the whole body)."""
+def _opaque(
+    typ: int, name: str, prefix: int, lo: int, hi: int, memo: bool = False
+) -> _Field[bytes]:
+    """``opaque x<lo..hi>`` with a ``prefix``-octet length (prefix 0: the whole body);
+    ``memo`` for values that repeat every handshake."""
 
     def enc(v: bytes, out: bytearray) -> None:
         if prefix:
@@ -208,7 +242,7 @@ def _opaque(typ: int, name: str, prefix: int, lo: int, hi: int) -> _Field[bytes]
             return r.vec16(lo, hi, name)
         return r.rest()
 
-    return _Field(typ, name, enc, dec)
+    return _Field(typ, name, enc, dec, memo)
 
 
 def _uint(typ: int, name: str, size: int, minimum: int = 0) -> _Field[int]:
@@ -387,6 +421,21 @@ def _enc_client_shares(v: tuple[KeyShareEntry, ...], out: bytearray) -> None:
 
 
 def _dec_client_shares(r: Reader) -> tuple[KeyShareEntry, ...]:
+    # Fast path: a well-formed body (the list, exactly, of entries with non-empty keys) is
+    # read in place; anything else takes the checked path below and its errors.
+    buf, p, end = r.span()
+    if p + 2 <= end and p + 2 + ((buf[p] << 8) | buf[p + 1]) == end:
+        q = p + 2
+        fast: list[KeyShareEntry] = []
+        while q + 4 <= end:
+            k = q + 4 + ((buf[q + 2] << 8) | buf[q + 3])
+            if k == q + 4 or k > end:
+                break
+            fast.append(KeyShareEntry((buf[q] << 8) | buf[q + 1], buf[q + 4 : k]))
+            q = k
+        if q == end:
+            r.take_window()
+            return tuple(fast)
     lst = r.sub16(0, 0xFFFF, "client_shares")
     shares: list[KeyShareEntry] = []
     while lst.any_left():
@@ -414,9 +463,9 @@ def _dec_padding(r: Reader) -> int:
 E = ExtensionType
 _SNI_FLAG = _flag(E.server_name, "server_name")
 _EMS = _flag(E.extended_master_secret, "extended_master_secret")
-_RENEG = _opaque(E.renegotiation_info, "renegotiation_info", 1, 0, 0xFF)
+_RENEG = _opaque(E.renegotiation_info, "renegotiation_info", 1, 0, 0xFF, memo=True)
 _GROUPS = _u16s(E.supported_groups, "supported_groups", 2, 2, 0xFFFF)
-_POINTS = _opaque(E.ec_point_formats, "ec_point_formats", 1, 1, 0xFF)
+_POINTS = _opaque(E.ec_point_formats, "ec_point_formats", 1, 1, 0xFF, memo=True)
 _SIGALGS = _u16s(E.signature_algorithms, "signature_algorithms", 2, 2, 0xFFFE)
 _SIGALGS_CERT = _u16s(E.signature_algorithms_cert, "signature_algorithms_cert", 2, 2, 0xFFFE)
 _ALPN_ONE = _custom(
@@ -512,7 +561,8 @@ class _Extensions:
                 illegal_parameter).
         """
         lst = r.sub16(cls._LIST_LO, cls._LIST_HI, "extensions")
-        if not lst.any_left():  # no extensions: one shared (frozen) empty container
+        buf, pos, end = lst.take_window()
+        if pos == end:  # no extensions: one shared (frozen) empty container
             empty = _EMPTY.get(cls)
             if empty is None:
                 factory0: Callable[..., Self] = cls
@@ -522,27 +572,44 @@ class _Extensions:
         if by_type is None:
             by_type = _BY_TYPE[cls] = {f.typ: f for f in cls._FIELDS}
         values: dict[str, Any] = {}
-        unknown: list[tuple[int, bytes]] = []
+        unknown: list[tuple[int, bytes]] | None = None
         seen: set[int] = set()
-        while lst.any_left():
-            typ, body = lst.extension()
-            if cls._LAST is not None and cls._LAST in seen:
-                raise DecodeError(f"extension {cls._LAST} is not the last one", _ILLEGAL)
+        last = cls._LAST
+        last_seen = False
+        window = Reader.window
+        # Each extension's header is read here, in place (the same checks and errors as
+        # Reader.extension() on the list); a body is given a Reader only when it is decoded.
+        while pos < end:
+            if pos + 4 > end:
+                raise DecodeError("extensions: truncated uint16")
+            typ = (buf[pos] << 8) | buf[pos + 1]
+            start = pos + 4
+            pos = start + ((buf[pos + 2] << 8) | buf[pos + 3])
+            if pos > end:
+                raise DecodeError(f"extensions: extension {typ} truncated")
+            if last_seen:
+                raise DecodeError(f"extension {last} is not the last one", _ILLEGAL)
             if typ in seen:
                 raise DecodeError(f"duplicate extension {typ}")
             seen.add(typ)
+            if typ == last:
+                last_seen = True
             f = by_type.get(typ)
             if f is None:
-                unknown.append((typ, body.rest()))
+                if unknown is None:
+                    unknown = []
+                unknown.append((typ, buf[start:pos]))
                 continue
             memo = f.decoded
             if memo is None:
+                body = window(buf, start, pos, f"extension {typ}")
                 values[f.name] = f.dec(body)
                 body.expect_empty()
                 continue
-            raw = body.peek_rest()
+            raw = buf[start:pos]
             value = memo.get(raw)
             if value is None:
+                body = window(buf, start, pos, f"extension {typ}")
                 value = f.dec(body)
                 body.expect_empty()
                 if len(memo) >= _MEMO_MAX:
@@ -550,6 +617,8 @@ class _Extensions:
                 memo[raw] = value
             values[f.name] = value
         factory: Callable[..., Self] = cls
+        if unknown is None:
+            return factory(**values)
         return factory(**values, unknown=tuple(unknown))
 
     @classmethod

@@ -20,7 +20,7 @@ from ..enums import (
     HandshakeType,
     KeyUpdateRequest,
 )
-from ..errors import DecodeError
+from ..errors import DecodeError, InternalError
 from .codec import (
     Reader,
     length_prefixed,
@@ -57,6 +57,9 @@ __all__ = [
     "NewSessionTicket13",
     "ServerHelloDone",
     "ServerKeyExchangeEcdhe",
+    "encode_certificate_verify",
+    "encode_finished",
+    "encode_new_session_ticket13",
 ]
 
 _ILLEGAL = AlertDescription.illegal_parameter
@@ -118,6 +121,10 @@ class CertificateEntry:
         return cls(cert_data, CertificateEntryExtensions.decode(r))
 
 
+#: The (shared, frozen) container an entry without extensions decodes to.
+_NO_ENTRY_EXTENSIONS = CertificateEntryExtensions.decode(Reader(b"\x00\x00"))
+
+
 @dataclass(frozen=True, slots=True)
 class Certificate13:
     """RFC 8446 §4.4.2::
@@ -147,6 +154,23 @@ class Certificate13:
         Raises:
             DecodeError: malformed or trailing bytes (alert decode_error).
         """
+        # Fast path: entries without extensions (the usual chain) read in place; anything
+        # else (extensions, malformed input) takes the checked path and its errors.
+        buf, p, end = r.span()
+        if p < end:
+            q = p + 1 + buf[p]  # after certificate_request_context
+            if q + 3 <= end and q + 3 + ((buf[q] << 16) | (buf[q + 1] << 8) | buf[q + 2]) == end:
+                fast: list[CertificateEntry] = []
+                e = q + 3
+                while e + 3 <= end:
+                    d = e + 3 + ((buf[e] << 16) | (buf[e + 1] << 8) | buf[e + 2])
+                    if d == e + 3 or d + 2 > end or buf[d] or buf[d + 1]:
+                        break
+                    fast.append(CertificateEntry(buf[e + 3 : d], _NO_ENTRY_EXTENSIONS))
+                    e = d + 2
+                if e == end:
+                    r.take_window()
+                    return cls(buf[p + 1 : q], tuple(fast))
         ctx = r.vec8(0, 0xFF, "certificate_request_context")
         lst = r.sub24(0, 0xFFFFFF, "certificate_list")
         entries: list[CertificateEntry] = []
@@ -626,3 +650,71 @@ class MessageHash:
             DecodeError: never for well-formed input; present for symmetry.
         """
         return cls(r.rest())
+
+
+# -- messages the server sends every handshake, encoded straight into bytes --------------------
+def encode_finished(verify_data: bytes) -> bytes:
+    """``encode_handshake(Finished(verify_data))`` with one concatenation.
+
+    Raises:
+        InternalError: ``verify_data`` longer than 2^24-1 octets (a local bug).
+    """
+    n = len(verify_data)
+    if n > 0xFFFFFF:
+        raise InternalError("Finished too long")
+    return (0x14000000 | n).to_bytes(4, "big") + verify_data
+
+
+def encode_certificate_verify(scheme: int, signature: bytes) -> bytes:
+    """``encode_handshake(CertificateVerify(scheme, signature))`` with one join.
+
+    Raises:
+        InternalError: a value out of its field's range (a local bug).
+    """
+    n = len(signature)
+    if not 0 <= scheme <= 0xFFFF or n > 0xFFFF:
+        raise InternalError("CertificateVerify field out of range")
+    return b"".join(
+        (
+            (0x0F000000 | (n + 4)).to_bytes(4, "big"),
+            scheme.to_bytes(2, "big"),
+            n.to_bytes(2, "big"),
+            signature,
+        )
+    )
+
+
+def encode_new_session_ticket13(
+    lifetime: int, age_add: int, nonce: bytes, ticket: bytes, max_early_data: int | None
+) -> bytes:
+    """``encode_handshake(NewSessionTicket13(lifetime, age_add, nonce, ticket,
+    NewSessionTicketExtensions(early_data=max_early_data)))`` with one join.
+
+    Raises:
+        InternalError: a value out of its field's range (a local bug).
+    """
+    if (
+        not 0 <= lifetime <= 0xFFFFFFFF
+        or not 0 <= age_add <= 0xFFFFFFFF
+        or len(nonce) > 0xFF
+        or len(ticket) > 0xFFFF
+        or (max_early_data is not None and not 0 <= max_early_data <= 0xFFFFFFFF)
+    ):
+        raise InternalError("NewSessionTicket field out of range")
+    if max_early_data is None:
+        ext = b"\x00\x00"
+    else:  # early_data (42): uint32 max_early_data_size
+        ext = b"\x00\x08\x00\x2a\x00\x04" + max_early_data.to_bytes(4, "big")
+    n = 11 + len(nonce) + len(ticket) + len(ext)
+    return b"".join(
+        (
+            (0x04000000 | n).to_bytes(4, "big"),
+            lifetime.to_bytes(4, "big"),
+            age_add.to_bytes(4, "big"),
+            bytes((len(nonce),)),
+            nonce,
+            len(ticket).to_bytes(2, "big"),
+            ticket,
+            ext,
+        )
+    )

@@ -10,6 +10,7 @@ Imports only ``errors``, ``enums`` and ``msgs.codec`` / ``msgs.extensions``.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, replace
 from typing import ClassVar, Self
 
@@ -26,6 +27,8 @@ __all__ = [
     "HelloRetryRequest",
     "ServerHello",
     "decode_server_hello",
+    "encode_server_hello",
+    "encode_server_hello13",
 ]
 
 #: RFC 8446 §4.1.3: the ServerHello.random that marks a HelloRetryRequest (SHA-256 of
@@ -82,6 +85,28 @@ class ClientHello:
             DecodeError: truncated, out of bounds, trailing bytes, duplicate extension
                 (alert decode_error); ``pre_shared_key`` not last (alert illegal_parameter).
         """
+        # Fast path: a well-formed prefix is read in place (the checks below, and the same
+        # values); anything else takes the checked path, which raises what it always did.
+        buf, p, end = r.span()
+        if p + 35 <= end and buf[p + 34] <= 32:
+            q = p + 35 + buf[p + 34]  # after legacy_session_id
+            if q + 2 <= end:
+                n = (buf[q] << 8) | buf[q + 1]
+                c = q + 2 + n  # at legacy_compression_methods
+                if n >= 2 and not n & 1 and c < end and buf[c] >= 1 and c + 1 + buf[c] <= end:
+                    e = c + 1 + buf[c]
+                    r.take_window()
+                    rest = Reader.window(buf, e, end, r.what)
+                    exts = ClientExtensions.decode(rest) if e < end else ClientExtensions()
+                    rest.expect_empty()
+                    return cls(
+                        (buf[p] << 8) | buf[p + 1],
+                        buf[p + 2 : p + 34],
+                        buf[p + 35 : q],
+                        struct.unpack_from(f"!{n >> 1}H", buf, q + 2),
+                        buf[c + 1 : e],
+                        exts,
+                    )
         legacy_version = r.u16()
         random = r.take(32)
         session_id = r.vec8(0, 32, "legacy_session_id")
@@ -173,6 +198,83 @@ class ServerHello:
         exts = ServerExtensions.decode(r) if r.any_left() else ServerExtensions()
         r.expect_empty()
         return cls(version, random, session_id, suite, comp, exts)
+
+
+def encode_server_hello(
+    random: bytes, session_id_echo: bytes, cipher_suite: int, extensions: bytes
+) -> bytes:
+    """The encoded ServerHello handshake message (header included) from its fields and
+    ``extensions``, the already encoded extensions vector (its 2-octet length included, as
+    :meth:`ServerExtensions.encode` writes it): what ``encode_handshake(ServerHello(0x0303,
+    random, session_id_echo, cipher_suite, 0, exts))`` gives, built with one join.
+
+    Raises:
+        InternalError: a value out of its field's range (a local bug).
+    """
+    if len(random) != 32 or len(session_id_echo) > 32 or len(extensions) > 0xFFFF:
+        raise InternalError("ServerHello field out of range")
+    body_len = 38 + len(session_id_echo) + len(extensions)
+    return b"".join(
+        (
+            (0x02000000 | body_len).to_bytes(4, "big"),
+            b"\x03\x03",
+            random,
+            bytes((len(session_id_echo),)),
+            session_id_echo,
+            cipher_suite.to_bytes(2, "big"),
+            b"\x00",
+            extensions,
+        )
+    )
+
+
+def encode_server_hello13(
+    random: bytes,
+    session_id_echo: bytes,
+    cipher_suite: int,
+    group: int,
+    key_exchange: bytes,
+    psk_index: int | None,
+) -> bytes:
+    """The encoded TLS 1.3 ServerHello handshake message (header included): what
+    ``encode_handshake(ServerHello(0x0303, random, session_id_echo, cipher_suite, 0,
+    ServerExtensions(supported_versions=0x0304, key_share=KeyShareEntry(group,
+    key_exchange), pre_shared_key=psk_index)))`` gives, built with one join.
+
+    Raises:
+        InternalError: a value out of its field's range (a local bug).
+    """
+    if (
+        len(random) != 32
+        or len(session_id_echo) > 32
+        or not 0 < len(key_exchange) <= 0xFFFF - 8
+        or (psk_index is not None and not 0 <= psk_index <= 0xFFFF)
+    ):
+        raise InternalError("ServerHello field out of range")
+    kx_len = len(key_exchange)
+    ks_head = (
+        (0x00330000 | (kx_len + 4)).to_bytes(4, "big")
+        + group.to_bytes(2, "big")
+        + kx_len.to_bytes(2, "big")
+    )
+    ext_len = 8 + kx_len + 6 + (6 if psk_index is not None else 0)
+    body_len = 38 + len(session_id_echo) + 2 + ext_len
+    return b"".join(
+        (
+            (0x02000000 | body_len).to_bytes(4, "big"),
+            b"\x03\x03",
+            random,
+            bytes((len(session_id_echo),)),
+            session_id_echo,
+            cipher_suite.to_bytes(2, "big"),
+            b"\x00",
+            ext_len.to_bytes(2, "big"),
+            b"" if psk_index is None else b"\x00\x29\x00\x02" + psk_index.to_bytes(2, "big"),
+            ks_head,
+            key_exchange,
+            b"\x00\x2b\x00\x02\x03\x04",
+        )
+    )
 
 
 @dataclass(frozen=True, slots=True)

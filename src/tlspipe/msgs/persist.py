@@ -57,6 +57,18 @@ def _start(data: bytes | bytearray | memoryview, fmt: int, what: str) -> Reader:
     return r
 
 
+def _opt8(v: bytes | None) -> bytes:
+    """What :func:`_put_opt8` appends."""
+    return b"\x00" if v is None else b"\x01" + bytes((len(v),)) + v
+
+
+def _chain(chain: tuple[bytes, ...]) -> bytes:
+    """What :func:`_put_chain` appends."""
+    if not chain:
+        return b"\x00\x00"
+    return len(chain).to_bytes(2, "big") + b"".join(len(d).to_bytes(3, "big") + d for d in chain)
+
+
 def _put_opt8(out: bytearray, v: bytes | None) -> None:
     if v is None:
         put_u8(out, 0)
@@ -178,15 +190,21 @@ class Tls12ServerSessionValue:
 
     def encode(self) -> bytes:
         """The versioned encoding (first byte :data:`TLS12_SERVER_V1`)."""
-        out = bytearray((TLS12_SERVER_V1,))
-        put_u16(out, self.suite)
-        put_vec8(out, self.master_secret)
-        put_u8(out, int(self.extended_ms))
-        _put_str(out, self.sni)
-        _put_opt8(out, self.alpn)
-        _put_chain(out, self.client_cert_chain)
-        put_u64(out, self.created_at)
-        return bytes(out)
+        ms = self.master_secret
+        sni = self.sni
+        return b"".join(  # one join; the bytes the _put_* helpers would write
+            (
+                bytes((TLS12_SERVER_V1,)),
+                self.suite.to_bytes(2, "big"),
+                bytes((len(ms),)),
+                ms,
+                b"\x01" if self.extended_ms else b"\x00",
+                _opt8(None if sni is None else sni.encode("ascii")),
+                _opt8(self.alpn),
+                _chain(self.client_cert_chain),
+                self.created_at.to_bytes(8, "big"),
+            )
+        )
 
     @classmethod
     def decode(cls, data: bytes | bytearray | memoryview) -> Self:
@@ -331,17 +349,23 @@ class Tls13ServerSessionValue:
 
     def encode(self) -> bytes:
         """The versioned encoding (first byte :data:`TLS13_SERVER_V1`)."""
-        out = bytearray((TLS13_SERVER_V1,))
-        put_u16(out, self.suite)
-        put_vec8(out, self.secret)
-        _put_opt8(out, self.alpn)
-        _put_str(out, self.sni)
-        put_u64(out, self.created_at)
-        put_u32(out, self.age_add)
-        put_u32(out, self.lifetime)
-        put_u32(out, self.max_early_data)
-        _put_chain(out, self.client_cert_chain)
-        return bytes(out)
+        secret = self.secret
+        sni = self.sni
+        return b"".join(  # one join; the bytes the _put_* helpers would write
+            (
+                bytes((TLS13_SERVER_V1,)),
+                self.suite.to_bytes(2, "big"),
+                bytes((len(secret),)),
+                secret,
+                _opt8(self.alpn),
+                _opt8(None if sni is None else sni.encode("ascii")),
+                self.created_at.to_bytes(8, "big"),
+                self.age_add.to_bytes(4, "big"),
+                self.lifetime.to_bytes(4, "big"),
+                self.max_early_data.to_bytes(4, "big"),
+                _chain(self.client_cert_chain),
+            )
+        )
 
     @classmethod
     def decode(cls, data: bytes | bytearray | memoryview) -> Self:

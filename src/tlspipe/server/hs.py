@@ -13,7 +13,6 @@ import hmac
 import logging
 import re
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 from ..conn import CommonState, Message, State, expect_handshake
 from ..crypto.provider import KxGroup, Signer, Tls13CipherSuite
@@ -31,10 +30,8 @@ from ..msgs.extensions import HelloRetryExtensions
 from ..msgs.hello import ClientHello, HelloRetryRequest
 from ..msgs.message import encode_handshake
 from .config import ServerConfig
+from .resume13 import PskPeek, early_data_skip_limit, peek_psk
 from .stores import ClientHelloInfo
-
-if TYPE_CHECKING:
-    from .resume13 import PskPeek
 
 __all__ = ["ExpectClientHello", "Retry"]
 
@@ -136,8 +133,6 @@ def _select13(cfg: ServerConfig, ch: ClientHello, retry: Retry | None) -> Select
     peek = None
     if ext.pre_shared_key is not None:
         # Prefer a suite with the hash of the PSK we would accept (RFC 8446 §4.2.11).
-        from .resume13 import peek_psk
-
         peek = peek_psk(cfg, ch)
         want = peek.hash_name if peek is not None else None
         if want is not None and suite.hash_name != want:
@@ -317,8 +312,6 @@ class ExpectClientHello:
         tr.add(raw_hrr)
         cx.send_handshake(raw_hrr)
         if ch.extensions.early_data:  # 0-RTT is rejected by a HelloRetryRequest (§4.2.10)
-            from .resume13 import early_data_skip_limit
-
             cx.early_data_offered = True
             cx.record_layer.set_skip_early_data(early_data_skip_limit(cfg))
         sent_ccs = bool(ch.legacy_session_id)

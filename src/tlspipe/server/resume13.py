@@ -42,10 +42,8 @@ from ..enums import AlertDescription, PskKeyExchangeMode
 from ..errors import ConfigError, DecodeError, PeerMisbehaved
 from ..keys.tls13 import KeyScheduleEarly, resumption_psk
 from ..keys.transcript import Transcript
-from ..msgs.extensions import NewSessionTicketExtensions
-from ..msgs.handshake import NewSessionTicket13
+from ..msgs.handshake import encode_new_session_ticket13
 from ..msgs.hello import ClientHello
-from ..msgs.message import encode_handshake
 from ..msgs.persist import Tls13ServerSessionValue
 from ..psk import ExternalPsk
 from .stores import TLS13_KEY_PREFIX
@@ -412,6 +410,7 @@ def emit_tickets(
         MAX_TICKET_LIFETIME,
     )
     created = int(cfg.time().timestamp())
+    max_early = cfg.max_early_data_size or None  # early_data extension: 0-RTT allowed
     out: list[bytes] = []
     for i in range(count):
         nonce = struct.pack("!Q", i)
@@ -436,16 +435,7 @@ def emit_tickets(
                 ticket = None
         if not ticket:
             continue
-        nst = NewSessionTicket13(
-            ticket_lifetime=lifetime,
-            ticket_age_add=age_add,
-            ticket_nonce=nonce,
-            ticket=ticket,
-            extensions=NewSessionTicketExtensions(
-                early_data=cfg.max_early_data_size if cfg.max_early_data_size else None
-            ),
-        )
-        out.append(encode_handshake(nst))
+        out.append(encode_new_session_ticket13(lifetime, age_add, nonce, ticket, max_early))
     sent = len(out)
     if out:
         cx.send_handshake(b"".join(out))  # one record for all (QUIC: one CRYPTO write)

@@ -46,7 +46,7 @@ from ..enums import (
     NamedGroup,
     ProtocolVersion,
 )
-from ..errors import DecodeError, PeerIncompatible, PeerMisbehaved
+from ..errors import DecodeError, InternalError, PeerIncompatible, PeerMisbehaved
 from ..keys.transcript import Transcript
 from ..msgs.extensions import ServerExtensions
 from ..msgs.handshake import (
@@ -58,9 +58,9 @@ from ..msgs.handshake import (
     Finished,
     NewSessionTicket12,
     ServerHelloDone,
-    ServerKeyExchangeEcdhe,
+    encode_finished,
 )
-from ..msgs.hello import DOWNGRADE_TLS12, ClientHello, ServerHello
+from ..msgs.hello import DOWNGRADE_TLS12, ClientHello, encode_server_hello
 from ..msgs.message import HandshakePayload, encode_handshake
 from ..msgs.persist import Tls12ServerSessionValue
 from ..tls12common import (
@@ -92,6 +92,7 @@ SESSION_ID_LIFETIME = 24 * 3600
 #: Tolerance for session timestamps from the future (clock steps), in seconds.
 _CLOCK_SKEW = 60
 _SECP256R1 = NamedGroup.secp256r1
+_SERVER_HELLO_DONE = encode_handshake(ServerHelloDone())
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +114,11 @@ def _now(cfg: ServerConfig) -> int:
 
 def _send(cx: CommonState, tr: Transcript, body: HandshakePayload) -> None:
     raw = encode_handshake(body)
+    tr.add(raw)
+    cx.send_handshake(raw)
+
+
+def _send_raw(cx: CommonState, tr: Transcript, raw: bytes) -> None:
     tr.add(raw)
     cx.send_handshake(raw)
 
@@ -287,39 +293,33 @@ def handle_client_hello(cx: CommonState, cfg: ServerConfig, ch: ClientHello, raw
     # OCSP stapling (RFC 6066 §8) and SCTs (RFC 6962 §3.3.1) when asked for and configured
     ocsp = ck.ocsp if ext.status_request and ck.ocsp else None
     sct = ck.sct_list if ext.signed_certificate_timestamp and ck.sct_list else None
-    sh_ext = ServerExtensions(
-        renegotiation_info=b"" if secure_reneg else None,
-        extended_master_secret=using_ems,
-        session_ticket=send_ticket,
-        ec_point_formats=b"\x00" if ext.ec_point_formats is not None else None,
-        alpn=alpn,
-        server_name=sni is not None,
-        status_request=ocsp is not None,
-        signed_certificate_timestamp=sct,
+    sh_ext = _sh_extensions(
+        secure_reneg,
+        using_ems,
+        send_ticket,
+        ext.ec_point_formats is not None,
+        alpn,
+        sni is not None,
+        ocsp is not None,
+        sct,
     )
     # The whole flight is plaintext: its messages are coalesced into as few records as fit
     # (RFC 5246 §6.2.1) instead of one record per message.
     flight: list[bytes] = []
-    _queue(flight, tr, _server_hello(ch, neg, sh_ext))
-    _queue(flight, tr, Certificate12(certificate_list=ck.cert_chain))
+    raw_sh = encode_server_hello(neg.server_random, neg.session_id, int(suite.suite), sh_ext)
+    raw_cert = _certificate_message(ck.cert_chain)
+    tr.add(raw_sh)
+    tr.add(raw_cert)
+    flight += (raw_sh, raw_cert)
     if ocsp is not None:
         _queue(flight, tr, CertificateStatus(status_type=1, ocsp_response=ocsp))
     kx = group.start()
-    params = ServerKeyExchangeEcdhe(
-        curve_type=3, named_curve=int(group.name), public=kx.public, algorithm=0, signature=b""
-    )
-    signature = signer.sign(ch.random + neg.server_random + params.params_bytes())
-    _queue(
-        flight,
-        tr,
-        ServerKeyExchangeEcdhe(
-            curve_type=3,
-            named_curve=int(group.name),
-            public=kx.public,
-            algorithm=int(signer.scheme),
-            signature=signature,
-        ),
-    )
+    # ServerECDHParams (RFC 8422 §5.4): named_curve (3), the group, the public point.
+    params = b"\x03" + int(group.name).to_bytes(2, "big") + bytes((len(kx.public),)) + kx.public
+    signature = signer.sign(ch.random + neg.server_random + params)
+    raw_ske = _server_key_exchange(params, int(signer.scheme), signature)
+    tr.add(raw_ske)
+    flight.append(raw_ske)
     if client_auth:
         req = CertificateRequest12(
             certificate_types=bytes((1, 64)),  # rsa_sign, ecdsa_sign (RFC 5246, RFC 8422)
@@ -329,7 +329,8 @@ def handle_client_hello(cx: CommonState, cfg: ServerConfig, ch: ClientHello, raw
             certificate_authorities=verifier.root_hint_subjects(),
         )
         _queue(flight, tr, req)
-    _queue(flight, tr, ServerHelloDone())
+    tr.add(_SERVER_HELLO_DONE)
+    flight.append(_SERVER_HELLO_DONE)
     cx.send_handshake(b"".join(flight))
     _log.debug("server sent TLS 1.2 first flight: %s, %s", suite.suite.name, group.name.name)
     if client_auth:
@@ -349,14 +350,70 @@ def _choose_suite_and_signer(
     raise PeerIncompatible("no cipher suite in common for our certificate's key type")
 
 
-def _server_hello(ch: ClientHello, neg: Negotiated, ext: ServerExtensions) -> ServerHello:
-    return ServerHello(
-        legacy_version=ProtocolVersion.TLSv1_2,
-        random=neg.server_random,
-        legacy_session_id_echo=neg.session_id,
-        cipher_suite=int(neg.suite.suite),
-        legacy_compression_method=0,
-        extensions=ext,
+# The ServerHello's extensions as they vary (renegotiation_info, EMS, session_ticket,
+# ec_point_formats, ALPN, SNI ack, status_request ack, stapled SCT list) → the encoded
+# extensions vector: a handful per server, public data, built once (bounded).
+_SH_EXTS: dict[tuple[bool, bool, bool, bool, bytes | None, bool, bool, bytes | None], bytes] = {}
+# chain → the encoded Certificate message (public data; bounded).
+_CERT_MSGS: dict[tuple[bytes, ...], bytes] = {}
+_CACHE_MAX = 64
+
+
+def _sh_extensions(
+    reneg: bool,
+    ems: bool,
+    ticket: bool,
+    points: bool,
+    alpn: bytes | None,
+    sni: bool,
+    status: bool,
+    sct: bytes | None,
+) -> bytes:
+    key = (reneg, ems, ticket, points, alpn, sni, status, sct)
+    raw = _SH_EXTS.get(key)
+    if raw is None:
+        out = bytearray()
+        ServerExtensions(
+            renegotiation_info=b"" if reneg else None,
+            extended_master_secret=ems,
+            session_ticket=ticket,
+            ec_point_formats=b"\x00" if points else None,
+            alpn=alpn,
+            server_name=sni,
+            status_request=status,
+            signed_certificate_timestamp=sct,
+        ).encode(out)
+        raw = bytes(out)
+        if len(_SH_EXTS) >= _CACHE_MAX:
+            _SH_EXTS.clear()
+        _SH_EXTS[key] = raw
+    return raw
+
+
+def _certificate_message(chain: tuple[bytes, ...]) -> bytes:
+    raw = _CERT_MSGS.get(chain)
+    if raw is None:
+        raw = encode_handshake(Certificate12(certificate_list=chain))
+        if len(_CERT_MSGS) >= _CACHE_MAX:
+            _CERT_MSGS.clear()
+        _CERT_MSGS[chain] = raw
+    return raw
+
+
+def _server_key_exchange(params: bytes, scheme: int, signature: bytes) -> bytes:
+    """The encoded ServerKeyExchange: ``params`` (ServerECDHParams) and the signature, as
+    ``encode_handshake(ServerKeyExchangeEcdhe(...))`` writes it."""
+    n = len(params) + 4 + len(signature)
+    if len(signature) > 0xFFFF:
+        raise InternalError("ServerKeyExchange signature too long")
+    return b"".join(
+        (
+            (0x0C000000 | n).to_bytes(4, "big"),
+            params,
+            scheme.to_bytes(2, "big"),
+            len(signature).to_bytes(2, "big"),
+            signature,
+        )
     )
 
 
@@ -377,13 +434,10 @@ def _resume(
     tr.start_hash(suite.hash_name)
     tr.drop_buffer()
     tr.add(raw)
-    sh_ext = ServerExtensions(
-        renegotiation_info=b"" if secure_reneg else None,
-        extended_master_secret=True,
-        session_ticket=neg.send_ticket,
-        alpn=cx.alpn_protocol,
+    sh_ext = _sh_extensions(
+        secure_reneg, True, neg.send_ticket, False, cx.alpn_protocol, False, False, None
     )
-    raw_sh = encode_handshake(_server_hello(ch, neg, sh_ext))
+    raw_sh = encode_server_hello(neg.server_random, neg.session_id, int(suite.suite), sh_ext)
     tr.add(raw_sh)
     secrets = ConnectionSecrets(
         suite, session.master_secret, neg.client_random, neg.server_random, True
@@ -394,7 +448,7 @@ def _resume(
     cx.send_handshake(raw_sh + raw_nst)  # one plaintext record for both
     cx.send_ccs()
     secrets.install_encrypter(cx, client=False)
-    _send(cx, tr, Finished(verify_data=secrets.verify_data(False, tr.current_hash())))
+    _send_raw(cx, tr, encode_finished(secrets.verify_data(False, tr.current_hash())))
     _log.debug("server resuming TLS 1.2 session (%s)", suite.suite.name)
     return ExpectCcs(
         config=cfg, neg=neg, transcript=tr, secrets=secrets, resuming=True,
@@ -607,7 +661,7 @@ class ExpectFinished:
                     _send(cx, tr, NewSessionTicket12(ticket_lifetime_hint=0, ticket=b""))
             cx.send_ccs()
             secrets.install_encrypter(cx, client=False)
-            _send(cx, tr, Finished(verify_data=secrets.verify_data(False, tr.current_hash())))
+            _send_raw(cx, tr, encode_finished(secrets.verify_data(False, tr.current_hash())))
         cx.exporter = Tls12Exporter(secrets)
         cx.start_traffic()
         _log.debug("server TLS 1.2 handshake complete (resumed=%s)", self.resuming)

@@ -23,9 +23,7 @@ from ..keys.transcript import Transcript
 from ..msgs.extensions import (
     CertificateEntryExtensions,
     CertificateRequestExtensions,
-    KeyShareEntry,
     ServerEncryptedExtensions,
-    ServerExtensions,
 )
 from ..msgs.handshake import (
     Certificate13,
@@ -35,8 +33,10 @@ from ..msgs.handshake import (
     EncryptedExtensions,
     EndOfEarlyData,
     Finished,
+    encode_certificate_verify,
+    encode_finished,
 )
-from ..msgs.hello import ClientHello, ServerHello
+from ..msgs.hello import ClientHello, encode_server_hello13
 from ..msgs.message import HandshakePayload, encode_handshake
 from ..tls13common import (
     CLIENT_CV_CONTEXT,
@@ -66,12 +66,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger("tlspipe.server")
-
-
-def _send(cx: CommonState, tr: Transcript, body: HandshakePayload) -> None:
-    raw = encode_handshake(body)
-    tr.add(raw)
-    cx.send_handshake(raw)
 
 
 def _queue(flight: list[bytes], tr: Transcript, body: HandshakePayload) -> None:
@@ -157,17 +151,13 @@ def emit_first_flight(
     early = early_data_allowed(cfg, ch, accepted, suite, sel.alpn, retried)
     our_share, shared = sel.group.encapsulate(sel.client_share)
     random = cfg.provider.secure_random(32)
-    sh = ServerHello(
-        legacy_version=ProtocolVersion.TLSv1_2,
-        random=random,
-        legacy_session_id_echo=ch.legacy_session_id,
-        cipher_suite=int(suite.suite),
-        legacy_compression_method=0,
-        extensions=ServerExtensions(
-            supported_versions=int(ProtocolVersion.TLSv1_3),
-            key_share=KeyShareEntry(int(sel.group.name), our_share),
-            pre_shared_key=accepted.index if accepted is not None else None,
-        ),
+    raw_sh = encode_server_hello13(  # the ServerHello, encoded straight into bytes
+        random,
+        ch.legacy_session_id,
+        int(suite.suite),
+        int(sel.group.name),
+        our_share,
+        accepted.index if accepted is not None else None,
     )
     tr.start_hash(suite.hash_name)
     tr.drop_buffer()
@@ -181,7 +171,8 @@ def emit_first_flight(
             client_random=ch.random,
         )
     early_secret = schedule.client_early_traffic_secret(tr.current_hash()) if early else None
-    _send(cx, tr, sh)
+    tr.add(raw_sh)
+    cx.send_handshake(raw_sh)
     if ch.legacy_session_id and not sent_ccs:
         cx.send_ccs()
     cx.version = ProtocolVersion.TLSv1_3
@@ -210,9 +201,9 @@ def emit_first_flight(
         if ch.extensions.early_data:
             cx.record_layer.set_skip_early_data(early_data_skip_limit(cfg))
     cx.early_data_offered = cx.early_data_offered or ch.extensions.early_data
-    # The rest of the flight is under the server handshake traffic key.  In a full
-    # handshake its messages are coalesced into as few records as fit (RFC 8446 §5.1 allows
-    # it; none spans a key change) instead of one record per message.
+    # The rest of the flight is under the server handshake traffic key.  Its messages are
+    # coalesced into as few records as fit (RFC 8446 §5.1 allows it; none spans a key
+    # change) instead of one record per message.
     flight: list[bytes] = []
     if cx.quic is None:
         raw_ee = _encrypted_extensions(sel.sni is not None, sel.alpn, early)
@@ -237,9 +228,11 @@ def emit_first_flight(
         cx.resumed = accepted.session is not None
         if accepted.session is not None and accepted.session.client_cert_chain:
             cx.peer_certificates = accepted.session.client_cert_chain
-        for raw in flight:  # PSK flights keep one record per message
-            cx.send_handshake(raw)
-        _send(cx, tr, Finished(verify_data=hs.server_finished_verify_data(tr.current_hash())))
+        # EncryptedExtensions and Finished in one record, as in the full flight.
+        raw_fin = encode_finished(hs.server_finished_verify_data(tr.current_hash()))
+        tr.add(raw_fin)
+        flight.append(raw_fin)
+        cx.send_handshake(b"".join(flight))
         traffic = hs.into_traffic(tr.current_hash())
         cx.set_tls13_encrypter(suite, traffic.server_application_traffic_secret_0)
         _log.debug(
@@ -291,8 +284,12 @@ def emit_first_flight(
     tr.add(raw)
     flight.append(raw)
     signature = sel.signer.sign(signed_content(SERVER_CV_CONTEXT, tr.current_hash()))
-    _queue(flight, tr, CertificateVerify(algorithm=int(sel.signer.scheme), signature=signature))
-    _queue(flight, tr, Finished(verify_data=hs.server_finished_verify_data(tr.current_hash())))
+    raw_cv = encode_certificate_verify(int(sel.signer.scheme), signature)
+    tr.add(raw_cv)
+    flight.append(raw_cv)
+    raw_fin = encode_finished(hs.server_finished_verify_data(tr.current_hash()))
+    tr.add(raw_fin)
+    flight.append(raw_fin)
     cx.send_handshake(b"".join(flight))
     traffic = hs.into_traffic(tr.current_hash())
     cx.set_tls13_encrypter(suite, traffic.server_application_traffic_secret_0)
