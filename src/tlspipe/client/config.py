@@ -107,8 +107,15 @@ class ClientConfig:
         init=False, repr=False, compare=False
     )
 
+    #: Encoded ClientHello templates (client/hs.py), bounded; no secrets: the random,
+    #: session ID and key share are zeros in them and patched per connection.
+    hello_templates_: dict[tuple[object, ...], tuple[bytes, ...]] = field(
+        init=False, repr=False, compare=False
+    )
+
     def __post_init__(self) -> None:
         derive_common(self)
+        object.__setattr__(self, "hello_templates_", {})
         object.__setattr__(
             self,
             "hello_lists_",

@@ -35,6 +35,7 @@ from ..msgs.hello import (
     HelloRetryRequest,
     ServerHello,
 )
+from ..msgs.message import encode_handshake
 from ..msgs.persist import Tls12ClientSessionValue
 from ..record.layer import PLAINTEXT_ENCRYPTER
 from ..tls13common import reject_unknown_extensions
@@ -154,11 +155,16 @@ def _offered_schemes(cfg: ClientConfig, tls13_only: bool) -> tuple[int, ...]:
 
 
 def _client_hello(
-    h: HelloInput, cx: CommonState, share: ActiveKeyExchange | None, cookie: bytes | None
+    h: HelloInput,
+    cx: CommonState,
+    share: ActiveKeyExchange | None,
+    cookie: bytes | None,
+    schemes: tuple[int, ...] | None = None,
 ) -> ClientHello:
     cfg = h.config
     offers13, offers12, groups, versions, suites = cfg.hello_lists_
-    schemes = _offered_schemes(cfg, not offers12)
+    if schemes is None:
+        schemes = _offered_schemes(cfg, not offers12)
     sni = None
     if cfg.enable_sni and not h.server_name.is_ip:
         sni = h.server_name.text.encode("ascii")
@@ -197,6 +203,64 @@ def _client_hello(
     )
 
 
+# ClientHello1 templates: the encoding cut around its random, legacy_session_id and key
+# share, per config (ClientConfig.hello_templates_) and per what else varies (the key below).
+_TEMPLATES_MAX = 64
+
+
+def _templated_hello(
+    h: HelloInput, cx: CommonState, share: ActiveKeyExchange | None
+) -> tuple[bytes, ClientHello | None, tuple[int, ...]]:
+    """ClientHello1 without PSKs, TLS 1.2 session or QUIC: its encoding, the ClientHello
+    when it was built (else None: :meth:`ExpectServerHello.offered_hello` builds it when
+    needed) and the signature schemes it offers.
+
+    The bytes are exactly :func:`_client_hello`'s encoding: a template made from that
+    encoding with the random, session ID and key share cut out, joined with this
+    connection's values.
+    """
+    cfg = h.config
+    schemes = _offered_schemes(cfg, not cfg.hello_lists_[1])
+    name = h.server_name
+    sni = name.text if cfg.enable_sni and not name.is_ip else None
+    sid = h.session_id
+    key = (
+        sni,
+        schemes,
+        cfg.alpn_protocols,
+        len(sid),
+        h.ticket_offer,
+        None if share is None else (share.group, len(share.public)),
+    )
+    templates = cfg.hello_templates_
+    parts = templates.get(key)
+    if parts is None:
+        ch = _client_hello(h, cx, share, None, schemes)
+        raw = encode_handshake(ch)
+        n = 39 + len(sid)  # header 4, legacy_version 2, random 32, session ID length 1
+        if share is None:
+            parts = (raw[:6], raw[38:39], raw[n:])
+        else:
+            pub = share.public
+            at = raw.find(pub, n)
+            if at < 0 or raw.find(pub, at + 1) >= 0:  # pragma: no cover - 2^-256
+                return raw, ch, schemes
+            parts = (raw[:6], raw[38:39], raw[n:at], raw[at + len(pub) :])
+        if len(templates) >= _TEMPLATES_MAX:
+            templates.clear()
+        templates[key] = parts
+        return raw, ch, schemes
+    if sni is not None:
+        cx.sni = sni
+    if share is None:
+        return b"".join((parts[0], h.random, parts[1], sid, parts[2])), None, schemes
+    return (
+        b"".join((parts[0], h.random, parts[1], sid, parts[2], share.public, parts[3])),
+        None,
+        schemes,
+    )
+
+
 def start_handshake(config: ClientConfig, server_name: str, cx: CommonState) -> ExpectServerHello:
     """Send ClientHello1 and return the first state.
 
@@ -223,15 +287,26 @@ def start_handshake(config: ClientConfig, server_name: str, cx: CommonState) -> 
     group = config.groups_[0]
     # A key share only when TLS 1.3 is offered (TLS 1.2 makes its own at ClientKeyExchange).
     share = group.start() if config.hello_lists_[0] else None
-    ch = _client_hello(h, cx, share, None)
-    raw = bind_psks(h, ch)
+    ch: ClientHello | None
+    if (
+        not h.psks
+        and resuming12 is None
+        and not ticket_offer
+        and cx.quic is None
+        and type(config.alpn_protocols) is tuple
+    ):
+        raw, ch, schemes = _templated_hello(h, cx, share)
+    else:
+        ch = _client_hello(h, cx, share, None)
+        schemes = ch.extensions.signature_algorithms or ()
+        raw = bind_psks(h, ch)
     h.transcript.add(raw)
     cx.send_handshake(raw)
     if h.early:
         start_early_data(h, cx)
     if _log.isEnabledFor(logging.DEBUG):  # the argument costs more than the call
         _log.debug("client sent ClientHello (key share %s)", group.name.name)
-    return ExpectServerHello(hello=h, share=share, offered=ch, retry_suite=None)
+    return ExpectServerHello(hello=h, share=share, offered=ch, schemes=schemes, retry_suite=None)
 
 
 def _check_common_hello(
@@ -253,9 +328,22 @@ class ExpectServerHello:
 
     hello: HelloInput
     share: ActiveKeyExchange | None  # None: TLS 1.3 not offered
-    #: What we offered (its PSK binders, if any, are the zero placeholders).
-    offered: ClientHello
+    #: What we offered (its PSK binders, if any, are the zero placeholders); None when
+    #: ClientHello1 was sent from a template: :meth:`offered_hello` builds it.
+    offered: ClientHello | None
+    #: The signature_algorithms offered (what offered_hello rebuilds with).
+    schemes: tuple[int, ...]
     retry_suite: Tls13CipherSuite | None
+
+    def offered_hello(self, cx: CommonState) -> ClientHello:
+        """What we offered, built now if ClientHello1 came from a template (the same
+        inputs: the HelloInput is unchanged until a HelloRetryRequest or a TLS 1.2
+        ServerHello, the two callers)."""
+        ch = self.offered
+        if ch is None:
+            ch = _client_hello(self.hello, cx, self.share, None, self.schemes)
+            self.offered = ch
+        return ch
 
     def handle(self, cx: CommonState, msg: Message) -> State:
         """Process ServerHello / HelloRetryRequest.
@@ -376,10 +464,11 @@ class ExpectServerHello:
             )
         from .tls12 import handle_server_hello
 
-        return handle_server_hello(cx, h, sh, raw, self.offered)
+        return handle_server_hello(cx, h, sh, raw, self.offered_hello(cx))
 
     def _handle_retry(self, cx: CommonState, hrr: HelloRetryRequest, raw: bytes) -> State:
         h = self.hello
+        offered = self.offered_hello(cx)  # before h changes below
         ext = hrr.extensions
         suite = _check_common_hello(
             h, hrr.legacy_session_id_echo, hrr.cipher_suite, ext.supported_versions
@@ -411,7 +500,7 @@ class ExpectServerHello:
         # recomputed over message_hash + HelloRetryRequest + ClientHello2.
         h.psks = tuple(p for p in h.psks if p.suite.hash_name == suite.hash_name)
         ch = _client_hello(h, cx, share, ext.cookie)
-        ch2 = replace(ch, cipher_suites=self.offered.cipher_suites)
+        ch2 = replace(ch, cipher_suites=offered.cipher_suites)
         raw2 = bind_psks(h, ch2)
         tr.add(raw2)
         if h.config.middlebox_compat and not h.sent_ccs:
@@ -419,4 +508,6 @@ class ExpectServerHello:
             h.sent_ccs = True
         cx.send_handshake(raw2)
         _log.debug("client retried with key share %s", NamedGroup(share.group).name)
-        return ExpectServerHello(hello=h, share=share, offered=ch2, retry_suite=suite)
+        return ExpectServerHello(
+            hello=h, share=share, offered=ch2, schemes=self.schemes, retry_suite=suite
+        )
