@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from ..config import IMPLEMENTED_VERSIONS
 from ..conn import CommonState, Message, State, expect_handshake
@@ -49,7 +50,7 @@ from .resume13 import (
     start_early_data,
 )
 
-__all__ = ["ExpectServerHello", "ServerName", "start_handshake"]
+__all__ = ["ExpectServerHello", "OfferedHello", "ServerName", "start_handshake"]
 
 _log = logging.getLogger("tlspipe.client")
 
@@ -135,6 +136,20 @@ class HelloInput:
     early: bool = False
 
 
+# Always offered (RFC 6066 §8, RFC 6962 §3.3.1): the peer may staple OCSP / SCTs.
+_STATUS_REQUEST = True
+_SCT = True
+
+
+class OfferedHello(NamedTuple):
+    """What a TLS 1.2 ServerHello is checked against: the ClientHello1's cipher suites and
+    whether it offered status_request and signed_certificate_timestamp."""
+
+    suites: tuple[int, ...]
+    status_request: bool
+    sct: bool
+
+
 # (verifier's schemes, TLS 1.3 only) → the signature_algorithms we offer (bounded).
 _SCHEMES: dict[tuple[tuple[int, ...], bool], tuple[int, ...]] = {}
 
@@ -180,8 +195,8 @@ def _client_hello(
         else None,
         psk_key_exchange_modes=(PskKeyExchangeMode.psk_dhe_ke,) if offers13 else None,
         cookie=cookie,
-        status_request=True,
-        signed_certificate_timestamp=True,
+        status_request=_STATUS_REQUEST,
+        signed_certificate_timestamp=_SCT,
         ec_point_formats=b"\x00" if offers12 else None,
         extended_master_secret=offers12,
         renegotiation_info=b"" if offers12 else None,
@@ -464,7 +479,17 @@ class ExpectServerHello:
             )
         from .tls12 import handle_server_hello
 
-        return handle_server_hello(cx, h, sh, raw, self.offered_hello(cx))
+        ch = self.offered
+        offered = (
+            OfferedHello(h.config.hello_lists_[4], _STATUS_REQUEST, _SCT)
+            if ch is None  # a template's: _client_hello's values
+            else OfferedHello(
+                ch.cipher_suites,
+                bool(ch.extensions.status_request),
+                bool(ch.extensions.signed_certificate_timestamp),
+            )
+        )
+        return handle_server_hello(cx, h, sh, raw, offered)
 
     def _handle_retry(self, cx: CommonState, hrr: HelloRetryRequest, raw: bytes) -> State:
         h = self.hello
