@@ -6,6 +6,7 @@ asked per handshake)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -13,9 +14,11 @@ import pytest
 import tlspipe
 from helpers import Pair, client_config, make_pair, server_config
 from tlspipe.client import hs
+from tlspipe.client.resume13 import bind_psks
 from tlspipe.conn import CommonState, Side
 from tlspipe.dangerous import dangerous_with_custom_verifier
 from tlspipe.enums import NamedGroup, ProtocolVersion, SignatureScheme
+from tlspipe.keys.transcript import Transcript
 from tlspipe.msgs.message import encode_handshake
 
 V12, V13 = ProtocolVersion.TLSv1_2, ProtocolVersion.TLSv1_3
@@ -88,8 +91,8 @@ def test_template_cache_is_bounded_and_holds_no_per_connection_values(pki):
         assert _sent_hello(c) == _full_build(c)
         assert len(cc.hello_templates_) <= hs._TEMPLATES_MAX
         st = c._state
-        for parts in cc.hello_templates_.values():
-            blob = b"".join(parts)
+        for fixed, _ in cc.hello_templates_.values():
+            blob = b"".join(fixed)
             assert st.hello.random not in blob and st.share.public not in blob
 
 
@@ -115,29 +118,57 @@ def test_hrr_after_a_templated_hello(pki):
         assert p.client.negotiated_key_exchange_group == P256
 
 
-def test_psk_session_and_quic_hellos_are_built_in_full(pki):
-    # external PSK
-    psk = tlspipe.ExternalPsk(identity=b"id", key=bytes(32))
-    c = tlspipe.ClientConnection(client_config(pki, external_psk=psk), "localhost")
+def _full_build_bound(c: tlspipe.ClientConnection) -> bytes:
+    """The full build with binders (bind_psks) over a fresh transcript, as ClientHello1's."""
     st = c._state
-    assert st.offered is not None and st.offered.extensions.pre_shared_key is not None
-    raw = _sent_hello(c)
-    cut = st.offered.binders_suffix_len()
-    assert raw[:-cut] == encode_handshake(st.offered)[:-cut]
-    # a TLS 1.3 ticket, then a TLS 1.2 session
-    for versions in ((V13,), (V12,)):
-        cc = client_config(pki, versions=versions)
-        p = Pair(cc, server_config(pki, versions=versions))
-        p.handshake()
-        p.send(p.server, b"t")  # the ticket arrives
+    h = dataclasses.replace(st.hello, transcript=Transcript())
+    cx = CommonState(Side.CLIENT, max_fragment_size=None, buffer_limit=1 << 16)
+    return bind_psks(h, hs._client_hello(h, cx, st.share, None))
+
+
+PSK = tlspipe.ExternalPsk(identity=b"client1", key=bytes(range(32)))
+RESUMING: list[tuple[dict[str, Any], dict[str, Any]]] = [
+    ({"external_psk": PSK}, {"external_psks": (PSK,)}),
+    ({"versions": (V13,)}, {"versions": (V13,)}),
+    ({}, {}),
+    ({"external_psk": PSK}, {"external_psks": (PSK,)} | {"ticketer": None}),
+    ({"enable_early_data": True}, {"max_early_data_size": 1024}),
+    ({"enable_early_data": True, "kx_groups": (X, P256)}, {"max_early_data_size": 1024}),
+    ({"versions": (V12,)}, {"versions": (V12,)}),
+    ({"versions": (V12,), "enable_tickets": False}, {"versions": (V12,), "ticketer": None}),
+    ({"versions": (V13, V12)}, {"versions": (V12,)}),
+]
+
+
+@pytest.mark.parametrize("ckw,skw", RESUMING, ids=lambda kw: ",".join(map(str, kw)) or "-")
+def test_resuming_hellos_equal_full_build(pki, ckw, skw):
+    cc = client_config(pki, **ckw)
+    sc = server_config(pki, **skw)
+    resumed = 0
+    for i in range(4):  # miss, then hits (a fresh ticket / session each time)
         c = tlspipe.ClientConnection(cc, "localhost")
         st = c._state
-        assert st.offered is not None
-        assert st.hello.psks or st.hello.resuming12 is not None
-        raw = _sent_hello(c)
-        cut = st.offered.binders_suffix_len()
-        full = encode_handshake(st.offered)
-        assert (raw[:-cut], len(raw)) == (full[:-cut], len(full)) if cut else raw == full
+        assert st.offered is None or i < 3  # the 4th is a template hit
+        assert bool(st.hello.psks or st.hello.resuming12) == (i > 0 or "external_psk" in ckw)
+        data = c.write_tls()
+        raw = data[5 : 5 + int.from_bytes(data[3:5], "big")]
+        assert raw == _full_build_bound(c)
+        cx = CommonState(Side.CLIENT, max_fragment_size=None, buffer_limit=1 << 16)
+        assert st.offered_hello(c._cx) == hs._client_hello(st.hello, cx, st.share, None)
+        s = tlspipe.ServerConnection(sc)
+        for _ in range(8):
+            if data:
+                s.read_tls(data)
+                s.process_new_packets()
+            back = s.write_tls()
+            if back:
+                c.read_tls(back)
+                c.process_new_packets()
+            data = c.write_tls()
+            if not (data or back or c.is_handshaking or s.is_handshaking):
+                break
+        resumed += c.handshake_kind_resumed
+    assert resumed >= 3
 
 
 class _ChangingSchemes:

@@ -107,9 +107,10 @@ class ClientConfig:
         init=False, repr=False, compare=False
     )
 
-    #: Encoded ClientHello templates (client/hs.py), bounded; no secrets: the random,
-    #: session ID and key share are zeros in them and patched per connection.
-    hello_templates_: dict[tuple[object, ...], tuple[bytes, ...]] = field(
+    #: Encoded ClientHello1 templates (client/hs.py), bounded; nothing per connection in
+    #: them: the random, session ID, key share, ticket, PSK identities and binders are cut
+    #: out and joined in per connection.
+    hello_templates_: dict[tuple[object, ...], tuple[tuple[bytes, ...], tuple[int, ...]]] = field(
         init=False, repr=False, compare=False
     )
 

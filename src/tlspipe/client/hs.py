@@ -36,7 +36,6 @@ from ..msgs.hello import (
     HelloRetryRequest,
     ServerHello,
 )
-from ..msgs.message import encode_handshake
 from ..msgs.persist import Tls12ClientSessionValue
 from ..record.layer import PLAINTEXT_ENCRYPTER
 from ..tls13common import reject_unknown_extensions
@@ -47,6 +46,7 @@ from .resume13 import (
     bind_psks,
     offered_psks,
     prepare_psks,
+    psk_binders,
     start_early_data,
 )
 
@@ -218,62 +218,109 @@ def _client_hello(
     )
 
 
-# ClientHello1 templates: the encoding cut around its random, legacy_session_id and key
-# share, per config (ClientConfig.hello_templates_) and per what else varies (the key below).
+# ClientHello1 templates: the encoding cut around what differs per connection, per config
+# (ClientConfig.hello_templates_) and per what else varies (the key in _templated_hello).
 _TEMPLATES_MAX = 64
+# what goes into each cut, in _templated_hello's ``values`` order
+_RANDOM, _SID, _SHARE, _TICKET, _IDENTITIES = range(5)
 
 
 def _templated_hello(
     h: HelloInput, cx: CommonState, share: ActiveKeyExchange | None
 ) -> tuple[bytes, ClientHello | None, tuple[int, ...]]:
-    """ClientHello1 without PSKs, TLS 1.2 session or QUIC: its encoding, the ClientHello
+    """ClientHello1 (not QUIC): its encoding with the PSK binders computed, the ClientHello
     when it was built (else None: :meth:`ExpectServerHello.offered_hello` builds it when
     needed) and the signature schemes it offers.
 
-    The bytes are exactly :func:`_client_hello`'s encoding: a template made from that
-    encoding with the random, session ID and key share cut out, joined with this
-    connection's values.
+    The bytes are exactly :func:`_client_hello`'s encoding (binders computed as by
+    :func:`bind_psks`): a template made from that encoding with the random, session ID,
+    key share, TLS 1.2 ticket and PSK identities cut out (and the binders left off), joined
+    with this connection's values.  Templates hold no secrets and nothing per connection.
     """
     cfg = h.config
     schemes = _offered_schemes(cfg, not cfg.hello_lists_[1])
     name = h.server_name
     sni = name.text if cfg.enable_sni and not name.is_ip else None
     sid = h.session_id
+    ticket = h.ticket_offer
+    psks = h.psks
     key = (
         sni,
         schemes,
         cfg.alpn_protocols,
         len(sid),
-        h.ticket_offer,
         None if share is None else (share.group, len(share.public)),
+        None if ticket is None else len(ticket),
+        tuple([(len(p.identity), p.suite.hash_len) for p in psks]) if psks else (),
+        h.early,
     )
+    pub = b"" if share is None else share.public
+    ids = (
+        b"".join(
+            len(p.identity).to_bytes(2, "big")
+            + p.identity
+            + p.obfuscated_ticket_age.to_bytes(4, "big")
+            for p in psks
+        )
+        if psks
+        else b""
+    )
+    values = (h.random, sid, pub, ticket or b"", ids)
     templates = cfg.hello_templates_
-    parts = templates.get(key)
-    if parts is None:
+    tpl = templates.get(key)
+    if tpl is None:
         ch = _client_hello(h, cx, share, None, schemes)
-        raw = encode_handshake(ch)
-        n = 39 + len(sid)  # header 4, legacy_version 2, random 32, session ID length 1
-        if share is None:
-            parts = (raw[:6], raw[38:39], raw[n:])
-        else:
-            pub = share.public
-            at = raw.find(pub, n)
-            if at < 0 or raw.find(pub, at + 1) >= 0:  # pragma: no cover - 2^-256
-                return raw, ch, schemes
-            parts = (raw[:6], raw[38:39], raw[n:at], raw[at + len(pub) :])
-        if len(templates) >= _TEMPLATES_MAX:
-            templates.clear()
-        templates[key] = parts
+        raw = bind_psks(h, ch)
+        tpl = _make_template(raw, values, ch.binders_suffix_len())
+        if tpl is not None:
+            if len(templates) >= _TEMPLATES_MAX:
+                templates.clear()
+            templates[key] = tpl
         return raw, ch, schemes
     if sni is not None:
         cx.sni = sni
-    if share is None:
-        return b"".join((parts[0], h.random, parts[1], sid, parts[2])), None, schemes
-    return (
-        b"".join((parts[0], h.random, parts[1], sid, parts[2], share.public, parts[3])),
-        None,
-        schemes,
+    f, (a, b, c, d, e) = tpl
+    raw = b"".join(
+        (f[0], values[a], f[1], values[b], f[2], values[c], f[3], values[d], f[4], values[e], f[5])
     )
+    if psks:
+        raw += psk_binders(h, raw)
+    return raw, None, schemes
+
+
+def _make_template(
+    raw: bytes, values: tuple[bytes, ...], binders_len: int
+) -> tuple[tuple[bytes, ...], tuple[int, ...]] | None:
+    """``raw`` (a ClientHello1 encoding) cut around ``values``: (the six fixed pieces, which
+    of the five values goes between each two); None if a value cannot be located exactly
+    once.  An empty value gets an empty cut at the end (before the binders)."""
+    n = 39 + len(values[_SID])  # header 4, legacy_version 2, random 32, session ID length 1
+    end = len(raw) - binders_len
+    cuts = [(6, 38, _RANDOM), (39, n, _SID)]
+    for slot in (_SHARE, _TICKET):
+        v = values[slot]
+        if not v:
+            cuts.append((end, end, slot))
+        else:
+            at = raw.find(v, n)
+            if at < 0 or raw.find(v, at + 1) >= 0:  # pragma: no cover - 2^-256
+                return None
+            cuts.append((at, at + len(v), slot))
+    ids = values[_IDENTITIES]
+    cuts.append((end - len(ids), end, _IDENTITIES))
+    for start, stop, slot in cuts:
+        if raw[start:stop] != values[slot]:  # pragma: no cover - not where expected
+            return None
+    cuts.sort()
+    fixed = []
+    pos = 0
+    for start, stop, _ in cuts:
+        if start < pos or stop > end:  # pragma: no cover - overlapping values
+            return None
+        fixed.append(raw[pos:start])
+        pos = stop
+    fixed.append(raw[pos:end])
+    return tuple(fixed), tuple(c[2] for c in cuts)
 
 
 def start_handshake(config: ClientConfig, server_name: str, cx: CommonState) -> ExpectServerHello:
@@ -303,13 +350,7 @@ def start_handshake(config: ClientConfig, server_name: str, cx: CommonState) -> 
     # A key share only when TLS 1.3 is offered (TLS 1.2 makes its own at ClientKeyExchange).
     share = group.start() if config.hello_lists_[0] else None
     ch: ClientHello | None
-    if (
-        not h.psks
-        and resuming12 is None
-        and not ticket_offer
-        and cx.quic is None
-        and type(config.alpn_protocols) is tuple
-    ):
+    if cx.quic is None and type(config.alpn_protocols) is tuple:
         raw, ch, schemes = _templated_hello(h, cx, share)
     else:
         ch = _client_hello(h, cx, share, None)

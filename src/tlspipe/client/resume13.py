@@ -48,6 +48,7 @@ __all__ = [
     "bind_psks",
     "offered_psks",
     "prepare_psks",
+    "psk_binders",
     "start_early_data",
     "store_ticket",
 ]
@@ -186,18 +187,30 @@ def bind_psks(h: HelloInput, ch: ClientHello) -> bytes:
     if offer is None:
         return raw
     truncated = raw[: len(raw) - offer.binders_len()]
+    return truncated + psk_binders(h, truncated)
+
+
+def psk_binders(h: HelloInput, truncated: bytes) -> bytes:
+    """The encoded ``binders`` vector of a ClientHello offering ``h.psks``, computed over
+    its ``truncated`` encoding (everything before that vector); each PSK's early key
+    schedule is kept in :attr:`OfferedPsk.early`.
+
+    Raises:
+        InternalError: the transcript cannot be hashed (a bug).
+    """
     binders = []
     cfg = h.config
     for p in h.psks:
         th = h.transcript.hash_of_buffer_plus(truncated, p.suite.hash_name)
         sched = KeyScheduleEarly(p.suite, p.psk, keylog=cfg.key_log, client_random=h.random)
         p.early = sched
-        binders.append(sched.compute_binder(th, resumption=p.resumption))
+        binder = sched.compute_binder(th, resumption=p.resumption)
+        if len(binder) != p.suite.hash_len:  # pragma: no cover - binders are hash-sized
+            raise InternalError("PSK binder length differs from its placeholder's")
+        binders.append(binder)
     tail = bytearray()
-    OfferedPsks(offer.identities, tuple(binders)).encode_binders(tail)
-    if len(tail) != offer.binders_len():  # pragma: no cover - binders are hash-sized
-        raise InternalError("PSK binder length differs from its placeholder's")
-    return truncated + bytes(tail)
+    OfferedPsks((), tuple(binders)).encode_binders(tail)
+    return bytes(tail)
 
 
 def start_early_data(h: HelloInput, cx: CommonState) -> None:
