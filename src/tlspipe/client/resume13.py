@@ -103,12 +103,14 @@ def prepare_psks(config: ClientConfig, server_name: str) -> tuple[tuple[OfferedP
         Nothing (unusable tickets are dropped).
     """
     out: list[OfferedPsk] = []
-    now_ms = _now_ms(config)
+    now_ms = 0.0
     store = config.session_store
-    for _ in range(_MAX_TICKETS_TRIED):
+    for i in range(_MAX_TICKETS_TRIED):
         t = store.take_tls13_ticket(server_name)
         if t is None:
             break
+        if i == 0:  # the clock is read only when there is a ticket
+            now_ms = _now_ms(config)
         suite = _suite_for(config, t.suite)
         age_ms = int(now_ms - t.received_at * 1000)
         if (
