@@ -200,7 +200,8 @@ def psk_binders(h: HelloInput, truncated: bytes) -> bytes:
     Raises:
         InternalError: the transcript cannot be hashed (a bug).
     """
-    binders = []
+    # PskBinderEntry binders<33..2^16-1>, each opaque<32..255> (OfferedPsks.encode_binders)
+    parts = [b""]
     cfg = h.config
     for p in h.psks:
         th = h.transcript.hash_of_buffer_plus(truncated, p.suite.hash_name)
@@ -209,10 +210,13 @@ def psk_binders(h: HelloInput, truncated: bytes) -> bytes:
         binder = sched.compute_binder(th, resumption=p.resumption)
         if len(binder) != p.suite.hash_len:  # pragma: no cover - binders are hash-sized
             raise InternalError("PSK binder length differs from its placeholder's")
-        binders.append(binder)
-    tail = bytearray()
-    OfferedPsks((), tuple(binders)).encode_binders(tail)
-    return bytes(tail)
+        parts.append(_U8[len(binder)])
+        parts.append(binder)
+    body = b"".join(parts)
+    return len(body).to_bytes(2, "big") + body
+
+
+_U8 = [bytes((i,)) for i in range(256)]
 
 
 def start_early_data(h: HelloInput, cx: CommonState) -> None:
