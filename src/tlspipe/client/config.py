@@ -107,8 +107,16 @@ class ClientConfig:
         init=False, repr=False, compare=False
     )
 
+    #: Encoded ClientHello1 templates (client/hs.py), bounded; nothing per connection in
+    #: them: the random, session ID, key share, ticket, PSK identities and binders are cut
+    #: out and joined in per connection.
+    hello_templates_: dict[tuple[object, ...], tuple[tuple[bytes, ...], tuple[int, ...]]] = field(
+        init=False, repr=False, compare=False
+    )
+
     def __post_init__(self) -> None:
         derive_common(self)
+        object.__setattr__(self, "hello_templates_", {})
         object.__setattr__(
             self,
             "hello_lists_",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from ..config import IMPLEMENTED_VERSIONS
 from ..conn import CommonState, Message, State, expect_handshake
@@ -45,10 +46,11 @@ from .resume13 import (
     bind_psks,
     offered_psks,
     prepare_psks,
+    psk_binders,
     start_early_data,
 )
 
-__all__ = ["ExpectServerHello", "ServerName", "start_handshake"]
+__all__ = ["ExpectServerHello", "OfferedHello", "ServerName", "start_handshake"]
 
 _log = logging.getLogger("tlspipe.client")
 
@@ -134,6 +136,20 @@ class HelloInput:
     early: bool = False
 
 
+# Always offered (RFC 6066 §8, RFC 6962 §3.3.1): the peer may staple OCSP / SCTs.
+_STATUS_REQUEST = True
+_SCT = True
+
+
+class OfferedHello(NamedTuple):
+    """What a TLS 1.2 ServerHello is checked against: the ClientHello1's cipher suites and
+    whether it offered status_request and signed_certificate_timestamp."""
+
+    suites: tuple[int, ...]
+    status_request: bool
+    sct: bool
+
+
 # (verifier's schemes, TLS 1.3 only) → the signature_algorithms we offer (bounded).
 _SCHEMES: dict[tuple[tuple[int, ...], bool], tuple[int, ...]] = {}
 
@@ -154,11 +170,16 @@ def _offered_schemes(cfg: ClientConfig, tls13_only: bool) -> tuple[int, ...]:
 
 
 def _client_hello(
-    h: HelloInput, cx: CommonState, share: ActiveKeyExchange | None, cookie: bytes | None
+    h: HelloInput,
+    cx: CommonState,
+    share: ActiveKeyExchange | None,
+    cookie: bytes | None,
+    schemes: tuple[int, ...] | None = None,
 ) -> ClientHello:
     cfg = h.config
     offers13, offers12, groups, versions, suites = cfg.hello_lists_
-    schemes = _offered_schemes(cfg, not offers12)
+    if schemes is None:
+        schemes = _offered_schemes(cfg, not offers12)
     sni = None
     if cfg.enable_sni and not h.server_name.is_ip:
         sni = h.server_name.text.encode("ascii")
@@ -174,8 +195,8 @@ def _client_hello(
         else None,
         psk_key_exchange_modes=(PskKeyExchangeMode.psk_dhe_ke,) if offers13 else None,
         cookie=cookie,
-        status_request=True,
-        signed_certificate_timestamp=True,
+        status_request=_STATUS_REQUEST,
+        signed_certificate_timestamp=_SCT,
         ec_point_formats=b"\x00" if offers12 else None,
         extended_master_secret=offers12,
         renegotiation_info=b"" if offers12 else None,
@@ -197,6 +218,111 @@ def _client_hello(
     )
 
 
+# ClientHello1 templates: the encoding cut around what differs per connection, per config
+# (ClientConfig.hello_templates_) and per what else varies (the key in _templated_hello).
+_TEMPLATES_MAX = 64
+# what goes into each cut, in _templated_hello's ``values`` order
+_RANDOM, _SID, _SHARE, _TICKET, _IDENTITIES = range(5)
+
+
+def _templated_hello(
+    h: HelloInput, cx: CommonState, share: ActiveKeyExchange | None
+) -> tuple[bytes, ClientHello | None, tuple[int, ...]]:
+    """ClientHello1 (not QUIC): its encoding with the PSK binders computed, the ClientHello
+    when it was built (else None: :meth:`ExpectServerHello.offered_hello` builds it when
+    needed) and the signature schemes it offers.
+
+    The bytes are exactly :func:`_client_hello`'s encoding (binders computed as by
+    :func:`bind_psks`): a template made from that encoding with the random, session ID,
+    key share, TLS 1.2 ticket and PSK identities cut out (and the binders left off), joined
+    with this connection's values.  Templates hold no secrets and nothing per connection.
+    """
+    cfg = h.config
+    schemes = _offered_schemes(cfg, not cfg.hello_lists_[1])
+    name = h.server_name
+    sni = name.text if cfg.enable_sni and not name.is_ip else None
+    sid = h.session_id
+    ticket = h.ticket_offer
+    psks = h.psks
+    key = (
+        sni,
+        schemes,
+        cfg.alpn_protocols,
+        len(sid),
+        None if share is None else (share.group, len(share.public)),
+        None if ticket is None else len(ticket),
+        tuple([(len(p.identity), p.suite.hash_len) for p in psks]) if psks else (),
+        h.early,
+    )
+    pub = b"" if share is None else share.public
+    ids = (
+        b"".join(
+            len(p.identity).to_bytes(2, "big")
+            + p.identity
+            + p.obfuscated_ticket_age.to_bytes(4, "big")
+            for p in psks
+        )
+        if psks
+        else b""
+    )
+    values = (h.random, sid, pub, ticket or b"", ids)
+    templates = cfg.hello_templates_
+    tpl = templates.get(key)
+    if tpl is None:
+        ch = _client_hello(h, cx, share, None, schemes)
+        raw = bind_psks(h, ch)
+        tpl = _make_template(raw, values, ch.binders_suffix_len())
+        if tpl is not None:
+            if len(templates) >= _TEMPLATES_MAX:
+                templates.clear()
+            templates[key] = tpl
+        return raw, ch, schemes
+    if sni is not None:
+        cx.sni = sni
+    f, (a, b, c, d, e) = tpl
+    raw = b"".join(
+        (f[0], values[a], f[1], values[b], f[2], values[c], f[3], values[d], f[4], values[e], f[5])
+    )
+    if psks:
+        raw += psk_binders(h, raw)
+    return raw, None, schemes
+
+
+def _make_template(
+    raw: bytes, values: tuple[bytes, ...], binders_len: int
+) -> tuple[tuple[bytes, ...], tuple[int, ...]] | None:
+    """``raw`` (a ClientHello1 encoding) cut around ``values``: (the six fixed pieces, which
+    of the five values goes between each two); None if a value cannot be located exactly
+    once.  An empty value gets an empty cut at the end (before the binders)."""
+    n = 39 + len(values[_SID])  # header 4, legacy_version 2, random 32, session ID length 1
+    end = len(raw) - binders_len
+    cuts = [(6, 38, _RANDOM), (39, n, _SID)]
+    for slot in (_SHARE, _TICKET):
+        v = values[slot]
+        if not v:
+            cuts.append((end, end, slot))
+        else:
+            at = raw.find(v, n)
+            if at < 0 or raw.find(v, at + 1) >= 0:  # pragma: no cover - 2^-256
+                return None
+            cuts.append((at, at + len(v), slot))
+    ids = values[_IDENTITIES]
+    cuts.append((end - len(ids), end, _IDENTITIES))
+    for start, stop, slot in cuts:
+        if raw[start:stop] != values[slot]:  # pragma: no cover - not where expected
+            return None
+    cuts.sort()
+    fixed = []
+    pos = 0
+    for start, stop, _ in cuts:
+        if start < pos or stop > end:  # pragma: no cover - overlapping values
+            return None
+        fixed.append(raw[pos:start])
+        pos = stop
+    fixed.append(raw[pos:end])
+    return tuple(fixed), tuple(c[2] for c in cuts)
+
+
 def start_handshake(config: ClientConfig, server_name: str, cx: CommonState) -> ExpectServerHello:
     """Send ClientHello1 and return the first state.
 
@@ -206,9 +332,7 @@ def start_handshake(config: ClientConfig, server_name: str, cx: CommonState) -> 
     name = ServerName.parse(server_name)
     rand = config.provider.secure_random
     session_id = rand(32) if config.middlebox_compat else b""
-    from .tls12 import prepare_resumption
-
-    resuming12, ticket_offer, session_id = prepare_resumption(config, name.text, session_id)
+    resuming12, ticket_offer, session_id = _tls12.prepare_resumption(config, name.text, session_id)
     h = HelloInput(
         config=config,
         server_name=name,
@@ -223,15 +347,20 @@ def start_handshake(config: ClientConfig, server_name: str, cx: CommonState) -> 
     group = config.groups_[0]
     # A key share only when TLS 1.3 is offered (TLS 1.2 makes its own at ClientKeyExchange).
     share = group.start() if config.hello_lists_[0] else None
-    ch = _client_hello(h, cx, share, None)
-    raw = bind_psks(h, ch)
+    ch: ClientHello | None
+    if cx.quic is None and type(config.alpn_protocols) is tuple:
+        raw, ch, schemes = _templated_hello(h, cx, share)
+    else:
+        ch = _client_hello(h, cx, share, None)
+        schemes = ch.extensions.signature_algorithms or ()
+        raw = bind_psks(h, ch)
     h.transcript.add(raw)
     cx.send_handshake(raw)
     if h.early:
         start_early_data(h, cx)
     if _log.isEnabledFor(logging.DEBUG):  # the argument costs more than the call
         _log.debug("client sent ClientHello (key share %s)", group.name.name)
-    return ExpectServerHello(hello=h, share=share, offered=ch, retry_suite=None)
+    return ExpectServerHello(hello=h, share=share, offered=ch, schemes=schemes, retry_suite=None)
 
 
 def _check_common_hello(
@@ -253,9 +382,22 @@ class ExpectServerHello:
 
     hello: HelloInput
     share: ActiveKeyExchange | None  # None: TLS 1.3 not offered
-    #: What we offered (its PSK binders, if any, are the zero placeholders).
-    offered: ClientHello
+    #: What we offered (its PSK binders, if any, are the zero placeholders); None when
+    #: ClientHello1 was sent from a template: :meth:`offered_hello` builds it.
+    offered: ClientHello | None
+    #: The signature_algorithms offered (what offered_hello rebuilds with).
+    schemes: tuple[int, ...]
     retry_suite: Tls13CipherSuite | None
+
+    def offered_hello(self, cx: CommonState) -> ClientHello:
+        """What we offered, built now if ClientHello1 came from a template (the same
+        inputs: the HelloInput is unchanged until a HelloRetryRequest or a TLS 1.2
+        ServerHello, the two callers)."""
+        ch = self.offered
+        if ch is None:
+            ch = _client_hello(self.hello, cx, self.share, None, self.schemes)
+            self.offered = ch
+        return ch
 
     def handle(self, cx: CommonState, msg: Message) -> State:
         """Process ServerHello / HelloRetryRequest.
@@ -341,9 +483,7 @@ class ExpectServerHello:
         cx.deframer.set_tls13()
         if _log.isEnabledFor(logging.DEBUG):
             _log.debug("client negotiated TLS 1.3 %s with %s", suite.suite.name, cx.kx_group.name)
-        from .tls13 import ExpectEncryptedExtensions
-
-        return ExpectEncryptedExtensions(
+        return _tls13.ExpectEncryptedExtensions(
             hello=h,
             suite=suite,
             schedule=hs,
@@ -374,12 +514,21 @@ class ExpectServerHello:
                 "which this client does not enable",
                 AlertDescription.protocol_version,
             )
-        from .tls12 import handle_server_hello
-
-        return handle_server_hello(cx, h, sh, raw, self.offered)
+        ch = self.offered
+        offered = (
+            OfferedHello(h.config.hello_lists_[4], _STATUS_REQUEST, _SCT)
+            if ch is None  # a template's: _client_hello's values
+            else OfferedHello(
+                ch.cipher_suites,
+                bool(ch.extensions.status_request),
+                bool(ch.extensions.signed_certificate_timestamp),
+            )
+        )
+        return _tls12.handle_server_hello(cx, h, sh, raw, offered)
 
     def _handle_retry(self, cx: CommonState, hrr: HelloRetryRequest, raw: bytes) -> State:
         h = self.hello
+        offered = self.offered_hello(cx)  # before h changes below
         ext = hrr.extensions
         suite = _check_common_hello(
             h, hrr.legacy_session_id_echo, hrr.cipher_suite, ext.supported_versions
@@ -411,7 +560,7 @@ class ExpectServerHello:
         # recomputed over message_hash + HelloRetryRequest + ClientHello2.
         h.psks = tuple(p for p in h.psks if p.suite.hash_name == suite.hash_name)
         ch = _client_hello(h, cx, share, ext.cookie)
-        ch2 = replace(ch, cipher_suites=self.offered.cipher_suites)
+        ch2 = replace(ch, cipher_suites=offered.cipher_suites)
         raw2 = bind_psks(h, ch2)
         tr.add(raw2)
         if h.config.middlebox_compat and not h.sent_ccs:
@@ -419,4 +568,12 @@ class ExpectServerHello:
             h.sent_ccs = True
         cx.send_handshake(raw2)
         _log.debug("client retried with key share %s", NamedGroup(share.group).name)
-        return ExpectServerHello(hello=h, share=share, offered=ch2, retry_suite=suite)
+        return ExpectServerHello(
+            hello=h, share=share, offered=ch2, schemes=self.schemes, retry_suite=suite
+        )
+
+
+# The version branches import this module: imported last (a function-level import costs
+# ~0.6 µs per call; these are looked up as module attributes when called).
+from . import tls12 as _tls12  # noqa: E402
+from . import tls13 as _tls13  # noqa: E402

@@ -48,6 +48,7 @@ __all__ = [
     "bind_psks",
     "offered_psks",
     "prepare_psks",
+    "psk_binders",
     "start_early_data",
     "store_ticket",
 ]
@@ -102,12 +103,14 @@ def prepare_psks(config: ClientConfig, server_name: str) -> tuple[tuple[OfferedP
         Nothing (unusable tickets are dropped).
     """
     out: list[OfferedPsk] = []
-    now_ms = _now_ms(config)
+    now_ms = 0.0
     store = config.session_store
-    for _ in range(_MAX_TICKETS_TRIED):
+    for i in range(_MAX_TICKETS_TRIED):
         t = store.take_tls13_ticket(server_name)
         if t is None:
             break
+        if i == 0:  # the clock is read only when there is a ticket
+            now_ms = _now_ms(config)
         suite = _suite_for(config, t.suite)
         age_ms = int(now_ms - t.received_at * 1000)
         if (
@@ -186,18 +189,34 @@ def bind_psks(h: HelloInput, ch: ClientHello) -> bytes:
     if offer is None:
         return raw
     truncated = raw[: len(raw) - offer.binders_len()]
-    binders = []
+    return truncated + psk_binders(h, truncated)
+
+
+def psk_binders(h: HelloInput, truncated: bytes) -> bytes:
+    """The encoded ``binders`` vector of a ClientHello offering ``h.psks``, computed over
+    its ``truncated`` encoding (everything before that vector); each PSK's early key
+    schedule is kept in :attr:`OfferedPsk.early`.
+
+    Raises:
+        InternalError: the transcript cannot be hashed (a bug).
+    """
+    # PskBinderEntry binders<33..2^16-1>, each opaque<32..255> (OfferedPsks.encode_binders)
+    parts = [b""]
     cfg = h.config
     for p in h.psks:
         th = h.transcript.hash_of_buffer_plus(truncated, p.suite.hash_name)
         sched = KeyScheduleEarly(p.suite, p.psk, keylog=cfg.key_log, client_random=h.random)
         p.early = sched
-        binders.append(sched.compute_binder(th, resumption=p.resumption))
-    tail = bytearray()
-    OfferedPsks(offer.identities, tuple(binders)).encode_binders(tail)
-    if len(tail) != offer.binders_len():  # pragma: no cover - binders are hash-sized
-        raise InternalError("PSK binder length differs from its placeholder's")
-    return truncated + bytes(tail)
+        binder = sched.compute_binder(th, resumption=p.resumption)
+        if len(binder) != p.suite.hash_len:  # pragma: no cover - binders are hash-sized
+            raise InternalError("PSK binder length differs from its placeholder's")
+        parts.append(_U8[len(binder)])
+        parts.append(binder)
+    body = b"".join(parts)
+    return len(body).to_bytes(2, "big") + body
+
+
+_U8 = [bytes((i,)) for i in range(256)]
 
 
 def start_early_data(h: HelloInput, cx: CommonState) -> None:

@@ -60,7 +60,7 @@ from ..msgs.handshake import (
     ServerHelloDone,
     ServerKeyExchangeEcdhe,
 )
-from ..msgs.hello import ClientHello, ServerHello
+from ..msgs.hello import ServerHello
 from ..msgs.message import HandshakePayload, encode_handshake
 from ..msgs.persist import Tls12ClientSessionValue
 from ..tls12common import (
@@ -72,7 +72,7 @@ from ..tls12common import (
 from ..tls13common import reject_unknown_extensions
 from ..verify.base import HandshakeSignatureValid, ServerCertVerified
 from .config import ClientConfig
-from .hs import HelloInput
+from .hs import HelloInput, OfferedHello
 
 __all__ = [
     "ExpectCcs",
@@ -149,14 +149,14 @@ class Negotiated:
 
 
 def _check_server_hello(
-    cx: CommonState, h: HelloInput, sh: ServerHello, offered: ClientHello
+    cx: CommonState, h: HelloInput, sh: ServerHello, offered: OfferedHello
 ) -> Tls12CipherSuite:
     cfg = h.config
     suite = next(
         (s for s in cfg.suites_ if isinstance(s, Tls12CipherSuite) and s.suite == sh.cipher_suite),
         None,
     )
-    if suite is None or sh.cipher_suite not in offered.cipher_suites:
+    if suite is None or sh.cipher_suite not in offered.suites:
         raise PeerMisbehaved("server selected a cipher suite we did not offer")
     if sh.legacy_compression_method != CompressionMethod.null:
         raise PeerMisbehaved("server selected a compression method")
@@ -168,11 +168,8 @@ def _check_server_hello(
         or ext.record_size_limit is not None
         or (ext.server_name and cx.sni is None)
         or (ext.session_ticket and h.ticket_offer is None)
-        or (ext.status_request and not offered.extensions.status_request)
-        or (
-            ext.signed_certificate_timestamp is not None
-            and not offered.extensions.signed_certificate_timestamp
-        )
+        or (ext.status_request and not offered.status_request)
+        or (ext.signed_certificate_timestamp is not None and not offered.sct)
     ):
         raise PeerMisbehaved(
             "ServerHello carries an extension we did not offer",
@@ -203,7 +200,7 @@ def _check_server_hello(
 
 
 def handle_server_hello(
-    cx: CommonState, h: HelloInput, sh: ServerHello, raw: bytes, offered: ClientHello
+    cx: CommonState, h: HelloInput, sh: ServerHello, raw: bytes, offered: OfferedHello
 ) -> State:
     """Process a ServerHello that selected TLS 1.2 (``legacy_version`` 0x0303 already
     checked, downgrade sentinel already checked by the caller).

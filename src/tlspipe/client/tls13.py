@@ -325,7 +325,7 @@ class ExpectFinished:
         cx.start_traffic()
         _log.debug("client handshake complete")
         # the resumption master secret is derived when a ticket arrives (if one does)
-        return ExpectTraffic(hello=h, suite=self.suite, traffic=traffic, res_hash=tr.current_hash())
+        return ExpectTraffic(hello=h, suite=self.suite, traffic=traffic)
 
 
 def emit_client_auth(cx: CommonState, h: HelloInput, req: CertificateRequest13) -> None:
@@ -366,8 +366,10 @@ class ExpectTraffic:
     hello: HelloInput
     suite: Tls13CipherSuite
     traffic: KeyScheduleTraffic
-    #: Hash(ClientHello...client Finished), the context of the resumption master secret.
-    res_hash: bytes
+    #: Hash(ClientHello...client Finished), the context of the resumption master secret:
+    #: taken from the transcript (complete, nothing is added after the client Finished)
+    #: when the first ticket arrives.
+    res_hash: bytes | None = None
 
     def __repr__(self) -> str:
         return f"ExpectTraffic({self.suite.suite.name})"
@@ -384,7 +386,10 @@ class ExpectTraffic:
             return self
         if m.typ == HandshakeType.new_session_ticket:
             nst = m.expect(NewSessionTicket13)
-            rms = self.traffic.resumption_master_secret(self.res_hash)
+            res_hash = self.res_hash
+            if res_hash is None:
+                res_hash = self.res_hash = self.hello.transcript.current_hash()
+            rms = self.traffic.resumption_master_secret(res_hash)
             store_ticket(cx, self.hello, self.suite, rms, nst)
             return self
         raise unexpected(m, "NewSessionTicket or KeyUpdate")

@@ -545,6 +545,7 @@ class KeyScheduleTraffic(_Base):
         "_client_fk",
         "_expand",
         "_exporter",
+        "_hs_hash",
         "_server_app",
         "_server_app_0",
     )
@@ -565,8 +566,11 @@ class KeyScheduleTraffic(_Base):
         self._client_fk = client_finished_key
         self._client_app = self._client_app_0 = _derive(expand, b"c ap traffic", hs_hash, n)
         self._server_app = self._server_app_0 = _derive(expand, b"s ap traffic", hs_hash, n)
-        self._exporter = _derive(expand, b"exp master", hs_hash, n)
+        # the exporter master secret when first used (at once when it is to be logged)
+        self._hs_hash = hs_hash
+        self._exporter: bytes | None = None
         if self._keylog is not None:
+            self._exporter = _derive(expand, b"exp master", hs_hash, n)
             self._log("CLIENT_TRAFFIC_SECRET_0", self._client_app_0)
             self._log("SERVER_TRAFFIC_SECRET_0", self._server_app_0)
             self._log("EXPORTER_SECRET", self._exporter)
@@ -584,7 +588,13 @@ class KeyScheduleTraffic(_Base):
     @property
     def exporter_master_secret(self) -> bytes:
         """exporter_master_secret."""
-        return self._exporter
+        return self._exporter_secret()
+
+    def _exporter_secret(self) -> bytes:
+        s = self._exporter
+        if s is None:
+            s = self._exporter = _derive(self._expand, b"exp master", self._hs_hash, self._n)
+        return s
 
     def client_finished_verify_data(self, transcript_hash: bytes) -> bytes:
         """Client Finished verify_data over Hash(ClientHello...server Finished
@@ -609,7 +619,9 @@ class KeyScheduleTraffic(_Base):
         Raises:
             ConfigError: label or length out of range.
         """
-        return export_keying_material(self.suite.hash_name, self._exporter, label, context, length)
+        return export_keying_material(
+            self.suite.hash_name, self._exporter_secret(), label, context, length
+        )
 
     def next_client_application_traffic_secret(self) -> bytes:
         """Advance and return the client's application traffic secret (KeyUpdate, §7.2).
