@@ -135,9 +135,10 @@ def _handshake_cases(ids: dict[str, Identity]) -> list[HandshakeCase]:
         res: str | None,
         work: Callable[[], None],
         tp_ok: bool,
+        verify_cache: bool = True,
     ) -> None:
         note = "" if tp_ok else NA
-        tp = TlspipeStack(ident, suite, res) if tp_ok else None
+        tp = TlspipeStack(ident, suite, res, verify_cache=verify_cache) if tp_ok else None
         if tp is not None and res is not None and not tlspipe_resumes(tp):
             tp, note = None, NA
         elif tp is not None and res is None:
@@ -158,6 +159,16 @@ def _handshake_cases(ids: dict[str, Identity]) -> list[HandshakeCase]:
         None,
         ceiling.full13_work(e),
         True,
+    )
+    add(
+        "full13_ecdsa_nocache",
+        "TLS 1.3 full, ECDSA, chain verified every time",
+        e,
+        s13,
+        None,
+        ceiling.full13_work(e),
+        True,
+        verify_cache=False,
     )
     add(
         "full13_rsa", "TLS 1.3 full handshake, RSA-2048", r, s13, None, ceiling.full13_work(r), True

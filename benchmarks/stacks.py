@@ -107,6 +107,10 @@ class TlspipeStack:
     suite: str
     resumption: str | None = None  # None | "tickets" | "session-id"
     name: str = "tlspipe"
+    #: False: the client verifies the server's chain on every handshake, as ssl and the
+    #: ceiling do (its verifier is built with ``cache_size=0``); True: tlspipe's default,
+    #: which remembers a successful validation of the same chain and name.
+    verify_cache: bool = True
 
     def __post_init__(self) -> None:
         cs, _, tls13 = SUITES[self.suite]
@@ -120,6 +124,17 @@ class TlspipeStack:
         }
         ckw, skw = _tp_resumption_kwargs(self.resumption)
         self.client_config = tlspipe.ClientConfig(root_store=roots, **common, **ckw)
+        if not self.verify_cache:
+            from tlspipe.dangerous import dangerous_with_custom_verifier
+            from tlspipe.verify.webpki import WebPkiServerVerifier
+
+            store = self.client_config.session_store
+            self.client_config = dataclasses.replace(
+                dangerous_with_custom_verifier(
+                    self.client_config, WebPkiServerVerifier(roots, cache_size=0)
+                ),
+                session_store=store,
+            )
         skw.update(common)
         self.server_config = tlspipe.ServerConfig.from_pem_files(
             self.ident.chain_pem, self.ident.key_pem, **skw

@@ -13,6 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 ROWS = {
     "full13_ecdsa",
+    "full13_ecdsa_nocache",
     "full13_rsa",
     "full12_ecdsa",
     "resumed13_ticket",
@@ -92,3 +93,20 @@ def test_profile_resumed_rows_run() -> None:
         assert proc.returncode == 0, proc.stderr
         assert f"resumed {row}:" in proc.stdout
         assert "function calls per handshake pair" in proc.stdout
+
+
+def test_nocache_row_verifies_the_chain_every_handshake(tmp_path: Path) -> None:
+    """The "chain verified every time" row really validates the chain per handshake (as
+    ssl and the ceiling do): its verifier's cache stays empty; the default one fills."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks.pki import make_identity
+        from benchmarks.stacks import TlspipeStack
+    finally:
+        sys.path.remove(str(ROOT))
+    ident = make_identity(tmp_path, "ecdsa")
+    for verify_cache, cached in ((False, 0), (True, 1)):
+        stack = TlspipeStack(ident, "TLS13_AES_128_GCM_SHA256", verify_cache=verify_cache)
+        stack.handshake()
+        stack.handshake()
+        assert len(stack.client_config.verifier_._cache) == cached
