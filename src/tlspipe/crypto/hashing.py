@@ -21,6 +21,7 @@ __all__ = [
     "hash_new",
     "hash_of",
     "hkdf_expand",
+    "hkdf_expand_each",
     "hkdf_expand_three",
     "hkdf_expander",
     "hkdf_extract",
@@ -144,12 +145,10 @@ def hkdf_expander(name: str, prk: bytes) -> Callable[[bytes, int], bytes]:
     return expand
 
 
-def hkdf_expand_two(
-    name: str, prk: bytes, info_a: bytes, len_a: int, info_b: bytes, len_b: int
-) -> tuple[bytes, bytes]:
-    """``(HKDF-Expand(prk, info_a, len_a), HKDF-Expand(prk, info_b, len_b))`` with the HMAC
-    keyed once when both fit in one block (a TLS 1.3 key and IV); otherwise as two
-    :func:`hkdf_expand` calls, with the same outputs and errors.
+def hkdf_expand_each(name: str, prk: bytes, *parts: tuple[bytes, int]) -> tuple[bytes, ...]:
+    """``HKDF-Expand(prk, info, length)`` for each ``(info, length)`` of ``parts``, with the
+    HMAC keyed once when every output fits in one block (a TLS 1.3 key, IV and finished
+    key); otherwise one :func:`hkdf_expand` call each, with the same outputs and errors.
 
     Raises:
         InternalError: as :func:`hkdf_expand`.
@@ -157,43 +156,39 @@ def hkdf_expand_two(
     alg = _ALGS.get(name)
     if alg is not None:
         size = alg.digest_size
-        if 0 < len_a <= size and 0 < len_b <= size and len(prk) >= size:
+        if len(prk) >= size and all(0 < n <= size for _, n in parts):
             keyed = hmac.HMAC(prk, alg)
-            h = keyed.copy()
-            h.update(info_a + b"\x01")
-            a = h.finalize()
-            keyed.update(info_b + b"\x01")
-            b = keyed.finalize()
-            return a[:len_a], b[:len_b]
-    return hkdf_expand(name, prk, info_a, len_a), hkdf_expand(name, prk, info_b, len_b)
+            out = []
+            for info, n in parts:
+                h = keyed.copy()
+                h.update(info + b"\x01")
+                out.append(h.finalize()[:n])
+            return tuple(out)
+    return tuple(hkdf_expand(name, prk, info, n) for info, n in parts)
+
+
+def hkdf_expand_two(
+    name: str, prk: bytes, info_a: bytes, len_a: int, info_b: bytes, len_b: int
+) -> tuple[bytes, bytes]:
+    """:func:`hkdf_expand_each` of two outputs (a TLS 1.3 traffic key and IV).
+
+    Raises:
+        InternalError: as :func:`hkdf_expand`.
+    """
+    a, b = hkdf_expand_each(name, prk, (info_a, len_a), (info_b, len_b))
+    return a, b
 
 
 def hkdf_expand_three(
     name: str, prk: bytes, info_a: bytes, len_a: int, info_b: bytes, len_b: int, info_c: bytes
 ) -> tuple[bytes, bytes, bytes]:
-    """``(HKDF-Expand(prk, info_a, len_a), HKDF-Expand(prk, info_b, len_b),
-    HKDF-Expand(prk, info_c, HashLen))`` with the HMAC keyed once when all fit in one block
-    (a TLS 1.3 handshake traffic key, IV and finished key); otherwise as three
-    :func:`hkdf_expand` calls, with the same outputs and errors.
+    """:func:`hkdf_expand_each` of a key, an IV and a HashLen output (a TLS 1.3 handshake
+    traffic key, IV and finished key).
 
     Raises:
         InternalError: as :func:`hkdf_expand`.
     """
-    alg = _ALGS.get(name)
-    if alg is not None:
-        size = alg.digest_size
-        if 0 < len_a <= size and 0 < len_b <= size and len(prk) >= size:
-            keyed = hmac.HMAC(prk, alg)
-            h = keyed.copy()
-            h.update(info_a + b"\x01")
-            a = h.finalize()
-            h = keyed.copy()
-            h.update(info_b + b"\x01")
-            b = h.finalize()
-            keyed.update(info_c + b"\x01")
-            return a[:len_a], b[:len_b], keyed.finalize()
-    return (
-        hkdf_expand(name, prk, info_a, len_a),
-        hkdf_expand(name, prk, info_b, len_b),
-        hkdf_expand(name, prk, info_c, hash_len(name)),
+    a, b, c = hkdf_expand_each(
+        name, prk, (info_a, len_a), (info_b, len_b), (info_c, hash_len(name))
     )
+    return a, b, c
