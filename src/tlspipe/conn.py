@@ -456,6 +456,7 @@ class Connection:
         self._state: State = state
         self._error: Error | None = None
         self._eof = False
+        self._bulk_io: IoState = _new_io_state(IoState, (0, 0, False))
 
     # -- TLS side --------------------------------------------------------------------------------
     def read_tls(self, data: bytes | bytearray | memoryview) -> int:
@@ -514,7 +515,8 @@ class Connection:
             ):  # the bulk path: whole application_data records fed as one bytes object
                 got = cx.record_layer.open_fed_appdata(dfr, cx.received_plaintext)
                 if got:
-                    cx.received_len += got
+                    got += cx.received_len
+                    cx.received_len = got
                     cx.empty_records = 0
                     cx.key_updates_in_a_row = 0
                     if not dfr.fed:  # all consumed (buf is empty while fed is in use)
@@ -522,7 +524,12 @@ class Connection:
                             raise UnexpectedEof(
                                 "peer closed connection without sending close_notify"
                             )
-                        return _new_io_state(IoState, (cx.sendq.nbytes, cx.received_len, False))
+                        nbytes = cx.sendq.nbytes
+                        last = self._bulk_io  # the same IoState as last time, if it is equal
+                        if last[1] == got and last[0] == nbytes:
+                            return last
+                        last = self._bulk_io = _new_io_state(IoState, (nbytes, got, False))
+                        return last
             drained = False
             # Process every complete record buffered, even past buffer_limit: the deframer is
             # bounded and read_tls refuses input while plaintext is over the limit, so this
