@@ -63,7 +63,14 @@ from .msgs.message import (
     encode_handshake,
 )
 from .record.deframer import MAX_PLAINTEXT, Deframer, HandshakeJoiner, Record
-from .record.layer import _APPDATA_BYTE, _FULL13_HEADER, RecordLayer, Tls13Decrypter, Tls13Encrypter
+from .record.layer import (
+    _APPDATA_BYTE,
+    _FULL13_HEADER,
+    _FULL13_WIRE,
+    RecordLayer,
+    Tls13Decrypter,
+    Tls13Encrypter,
+)
 from .record.send import SendQueue, fragment
 
 __all__ = [
@@ -827,21 +834,24 @@ class Connection:
                 seal = rl._seal13
                 seq = rl._write_seq
                 sendq = cx.sendq
+                queued = sendq.nbytes
                 if (
                     seal is not None
                     and seq < rl._enc_soft  # else a KeyUpdate is due: the long way
                     and cx.may_send_application_data
                     and n <= cx.max_fragment
-                    and n <= cx.buffer_limit - sendq.nbytes
+                    and n <= cx.buffer_limit - queued
                 ):  # RecordLayer.encrypt_appdata's full-size case and SendQueue.push inlined
-                    full = _FULL13_HEADER + seal(
-                        (rl._write_iv13 ^ seq).to_bytes(12),
-                        data + _APPDATA_BYTE,
-                        _FULL13_HEADER,
+                    sendq.chunks.append(
+                        _FULL13_HEADER
+                        + seal(
+                            (rl._write_iv13 ^ seq).to_bytes(12),
+                            data + _APPDATA_BYTE,
+                            _FULL13_HEADER,
+                        )
                     )
                     rl._write_seq = seq + 1
-                    sendq.chunks.append(full)
-                    sendq.nbytes += len(full)
+                    sendq.nbytes = queued + _FULL13_WIRE  # the record's length, a constant
                     return n
         else:
             payload = memoryview(data).cast("B")
