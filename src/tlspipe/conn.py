@@ -63,7 +63,14 @@ from .msgs.message import (
     encode_handshake,
 )
 from .record.deframer import MAX_PLAINTEXT, Deframer, HandshakeJoiner, Record
-from .record.layer import _APPDATA_BYTE, _FULL13_HEADER, RecordLayer, Tls13Decrypter, Tls13Encrypter
+from .record.layer import (
+    _APPDATA_BYTE,
+    _FULL13_HEADER,
+    _FULL13_WIRE,
+    RecordLayer,
+    Tls13Decrypter,
+    Tls13Encrypter,
+)
 from .record.send import SendQueue, fragment
 
 __all__ = [
@@ -456,6 +463,7 @@ class Connection:
         self._state: State = state
         self._error: Error | None = None
         self._eof = False
+        self._bulk_io: IoState = _new_io_state(IoState, (0, 0, False))
 
     # -- TLS side --------------------------------------------------------------------------------
     def read_tls(self, data: bytes | bytearray | memoryview) -> int:
@@ -514,7 +522,8 @@ class Connection:
             ):  # the bulk path: whole application_data records fed as one bytes object
                 got = cx.record_layer.open_fed_appdata(dfr, cx.received_plaintext)
                 if got:
-                    cx.received_len += got
+                    got += cx.received_len
+                    cx.received_len = got
                     cx.empty_records = 0
                     cx.key_updates_in_a_row = 0
                     if not dfr.fed:  # all consumed (buf is empty while fed is in use)
@@ -522,7 +531,12 @@ class Connection:
                             raise UnexpectedEof(
                                 "peer closed connection without sending close_notify"
                             )
-                        return _new_io_state(IoState, (cx.sendq.nbytes, cx.received_len, False))
+                        nbytes = cx.sendq.nbytes
+                        last = self._bulk_io  # the same IoState as last time, if it is equal
+                        if last[1] == got and last[0] == nbytes:
+                            return last
+                        last = self._bulk_io = _new_io_state(IoState, (nbytes, got, False))
+                        return last
             drained = False
             # Process every complete record buffered, even past buffer_limit: the deframer is
             # bounded and read_tls refuses input while plaintext is over the limit, so this
@@ -820,21 +834,24 @@ class Connection:
                 seal = rl._seal13
                 seq = rl._write_seq
                 sendq = cx.sendq
+                queued = sendq.nbytes
                 if (
                     seal is not None
                     and seq < rl._enc_soft  # else a KeyUpdate is due: the long way
                     and cx.may_send_application_data
                     and n <= cx.max_fragment
-                    and n <= cx.buffer_limit - sendq.nbytes
+                    and n <= cx.buffer_limit - queued
                 ):  # RecordLayer.encrypt_appdata's full-size case and SendQueue.push inlined
-                    full = _FULL13_HEADER + seal(
-                        (rl._write_iv13 ^ seq).to_bytes(12),
-                        data + _APPDATA_BYTE,
-                        _FULL13_HEADER,
+                    sendq.chunks.append(
+                        _FULL13_HEADER
+                        + seal(
+                            (rl._write_iv13 ^ seq).to_bytes(12),
+                            data + _APPDATA_BYTE,
+                            _FULL13_HEADER,
+                        )
                     )
                     rl._write_seq = seq + 1
-                    sendq.chunks.append(full)
-                    sendq.nbytes += len(full)
+                    sendq.nbytes = queued + _FULL13_WIRE  # the record's length, a constant
                     return n
         else:
             payload = memoryview(data).cast("B")

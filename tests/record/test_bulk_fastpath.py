@@ -296,6 +296,29 @@ def test_one_full_size_record_per_feed_with_odd_contents(pki: PKI) -> None:
     assert _sent_alert(pair, s) == AlertDescription.bad_record_mac
 
 
+def test_bulk_io_state_follows_every_change(pki: PKI) -> None:
+    """The bulk branch hands back the previous IoState object when it is equal: each
+    returned state still says exactly what is queued and readable."""
+    pair, sealer = _setup(pki)
+    s = pair.server
+    first = _feed(s, sealer.data(_msg(1, FULL)))
+    assert first == (0, FULL, False)
+    assert _feed(s, sealer.data(_msg(2, FULL))) == (0, 2 * FULL, False)
+    assert s.read() == _msg(1, FULL) + _msg(2, FULL)
+    assert _feed(s, sealer.data(_msg(3, FULL))) == first
+    assert s.read() == _msg(3, FULL)
+    s.write(b"x" * 10)
+    queued = s.io_state().tls_bytes_to_write
+    assert queued > 0
+    assert _feed(s, sealer.data(_msg(4, FULL))) == (queued, FULL, False)
+    assert s.read() == _msg(4, FULL)
+    assert _feed(s, sealer.data(_msg(5, 100))) == (queued, 100, False)
+    s.write_tls()
+    assert _feed(s, sealer.data(_msg(6, FULL))) == (0, FULL + 100, False)
+    assert s.read() == _msg(5, 100) + _msg(6, FULL)
+    assert s.process_new_packets() == (0, 0, False)
+
+
 @pytest.mark.parametrize("typ", [0, 0x14, 0x18])
 def test_one_full_size_record_per_feed_with_a_bad_inner_type(pki: PKI, typ: int) -> None:
     pair, sealer = _setup(pki)
