@@ -156,13 +156,20 @@ def hkdf_expand_each(name: str, prk: bytes, *parts: tuple[bytes, int]) -> tuple[
     alg = _ALGS.get(name)
     if alg is not None:
         size = alg.digest_size
-        if len(prk) >= size and all(0 < n <= size for _, n in parts):
+        one_block = len(prk) >= size and bool(parts)
+        for _, n in parts:
+            if not 0 < n <= size:
+                one_block = False
+        if one_block:
             keyed = hmac.HMAC(prk, alg)
             out = []
-            for info, n in parts:
+            for info, n in parts[:-1]:
                 h = keyed.copy()
                 h.update(info + b"\x01")
                 out.append(h.finalize()[:n])
+            info, n = parts[-1]
+            keyed.update(info + b"\x01")  # the last output uses the keyed HMAC itself
+            out.append(keyed.finalize()[:n])
             return tuple(out)
     return tuple(hkdf_expand(name, prk, info, n) for info, n in parts)
 
