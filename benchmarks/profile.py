@@ -15,6 +15,7 @@ import cProfile
 import io
 import pstats
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from .pki import Identity, make_identity
@@ -69,24 +70,7 @@ def main() -> int:
             s.read()
 
     for name, fn in (("full handshake", handshakes), ("bulk AES-128-GCM", bulk)):
-        prof = cProfile.Profile()
-        prof.runcall(fn)
-        print(f"===== {name}: cProfile, by tottime =====")
-        print(_stats(prof, args.top, "tottime"))
-        print(f"===== {name}: cProfile, by cumtime =====")
-        print(_stats(prof, args.top, "cumulative"))
-        if args.pyinstrument:
-            try:
-                from pyinstrument import Profiler
-            except ImportError:
-                print("(pyinstrument not installed)")
-                continue
-            pi = Profiler(interval=0.0002)
-            pi.start()
-            fn()
-            pi.stop()
-            print(f"===== {name}: pyinstrument =====")
-            print(pi.output_text(unicode=True, show_all=False))
+        _report(name, fn, args)
     return 0
 
 
@@ -109,6 +93,21 @@ def _resumed(args: argparse.Namespace, ident: Identity) -> int:
     calls = pstats.Stats(prof).total_calls  # type: ignore[attr-defined]
     name = f"resumed {args.resumed}"
     print(f"===== {name}: {calls / args.handshakes:.0f} function calls per handshake pair =====")
+    _report(name, handshakes, args, prof)
+    return 0
+
+
+def _report(
+    name: str,
+    fn: Callable[[], None],
+    args: argparse.Namespace,
+    prof: cProfile.Profile | None = None,
+) -> None:
+    """Print ``prof`` (a new cProfile run of ``fn`` when None) by tottime and cumtime, then,
+    with ``--pyinstrument``, a pyinstrument call tree of another run of ``fn``."""
+    if prof is None:
+        prof = cProfile.Profile()
+        prof.runcall(fn)
     print(f"===== {name}: cProfile, by tottime =====")
     print(_stats(prof, args.top, "tottime"))
     print(f"===== {name}: cProfile, by cumtime =====")
@@ -118,14 +117,13 @@ def _resumed(args: argparse.Namespace, ident: Identity) -> int:
             from pyinstrument import Profiler
         except ImportError:
             print("(pyinstrument not installed)")
-            return 0
+            return
         pi = Profiler(interval=0.0002)
         pi.start()
-        handshakes()
+        fn()
         pi.stop()
         print(f"===== {name}: pyinstrument =====")
         print(pi.output_text(unicode=True, show_all=False))
-    return 0
 
 
 if __name__ == "__main__":

@@ -252,29 +252,19 @@ def encode_server_hello13(
     ):
         raise InternalError("ServerHello field out of range")
     kx_len = len(key_exchange)
-    ks_head = (
-        (0x00330000 | (kx_len + 4)).to_bytes(4, "big")
-        + group.to_bytes(2, "big")
-        + kx_len.to_bytes(2, "big")
-    )
     ext_len = 8 + kx_len + 6 + (6 if psk_index is not None else 0)
-    body_len = 38 + len(session_id_echo) + 2 + ext_len
-    return b"".join(
+    extensions = b"".join(
         (
-            (0x02000000 | body_len).to_bytes(4, "big"),
-            b"\x03\x03",
-            random,
-            bytes((len(session_id_echo),)),
-            session_id_echo,
-            cipher_suite.to_bytes(2, "big"),
-            b"\x00",
             ext_len.to_bytes(2, "big"),
             b"" if psk_index is None else b"\x00\x29\x00\x02" + psk_index.to_bytes(2, "big"),
-            ks_head,
+            (0x00330000 | (kx_len + 4)).to_bytes(4, "big"),
+            group.to_bytes(2, "big"),
+            kx_len.to_bytes(2, "big"),
             key_exchange,
             b"\x00\x2b\x00\x02\x03\x04",
         )
     )
+    return encode_server_hello(random, session_id_echo, cipher_suite, extensions)
 
 
 @dataclass(frozen=True, slots=True)
