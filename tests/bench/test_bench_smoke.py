@@ -110,3 +110,33 @@ def test_nocache_row_verifies_the_chain_every_handshake(tmp_path: Path) -> None:
         stack.handshake()
         stack.handshake()
         assert len(stack.client_config.verifier_._cache) == cached
+
+
+def test_icount_children_run_every_kind_of_row(tmp_path: Path) -> None:
+    """``python -m benchmarks.icount`` runs its rows in children under callgrind; the child
+    (run here without valgrind) performs a handshake row, a resumption row and a bulk row on
+    each stack."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT), str(ROOT / "src"), env.get("PYTHONPATH", "")) if p
+    )
+    for row in ("full13_ecdsa_nocache", "resumed13_ticket", "bulk_aes128gcm"):
+        for stack in ("tlspipe", "ssl", "ceiling"):
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "benchmarks.icount",
+                    "--child",
+                    row,
+                    stack,
+                    "3",
+                    str(tmp_path),
+                ],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=100,
+            )
+            assert proc.returncode == 0, (row, stack, proc.stderr)
