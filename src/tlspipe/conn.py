@@ -280,6 +280,9 @@ class CommonState:
         if not payload:
             push(enc(content_type, b""))
             return
+        if type(payload) is bytes and len(payload) <= self.max_fragment:
+            push(enc(content_type, payload))  # one record: no fragment() views (usual case)
+            return
         for chunk in fragment(payload, self.max_fragment):
             push(enc(content_type, chunk))
 
@@ -337,7 +340,10 @@ class CommonState:
             self.quic.set_secret(suite, secret, write=True, early=early)
             return
         key, iv = keys if keys is not None else ks13.traffic_keys(suite, secret)
-        self.record_layer.set_encrypter(Tls13Encrypter.from_key(suite.aead, key, iv))
+        alg = suite.aead  # Tls13Encrypter.from_key, one frame less (8 installs per pair)
+        self.record_layer.set_encrypter(
+            Tls13Encrypter(alg.new(key), iv, confidentiality_limit=alg.confidentiality_limit)
+        )
 
     def set_tls13_decrypter(
         self,
@@ -361,7 +367,10 @@ class CommonState:
             self.quic.set_secret(suite, secret, write=False, early=early)
             return
         key, iv = keys if keys is not None else ks13.traffic_keys(suite, secret)
-        self.record_layer.set_decrypter(Tls13Decrypter.from_key(suite.aead, key, iv))
+        alg = suite.aead  # Tls13Decrypter.from_key, one frame less
+        self.record_layer.set_decrypter(
+            Tls13Decrypter(alg.new(key), iv, integrity_limit=alg.integrity_limit)
+        )
 
     def send_key_update(self, request: KeyUpdateRequest) -> None:
         """Send KeyUpdate and move to the next write secret (RFC 8446 §4.6.3)."""
@@ -612,7 +621,8 @@ class Connection:
             if cx.side is Side.SERVER and not cx.received_handshake:
                 # RFC 8446 §5: a CCS before the first ClientHello is an unexpected record
                 raise InappropriateMessage("ChangeCipherSpec before ClientHello")
-            if cx.is_tls13 or cx.version is None:
+            ver = cx.version  # cx.is_tls13 without the property's frame
+            if ver is None or ver is ProtocolVersion.TLSv1_3:
                 if not cx.is_handshaking:
                     raise InappropriateMessage("ChangeCipherSpec after the handshake")
                 return
@@ -634,7 +644,7 @@ class Connection:
             return
         typ, payload = opened
         if typ == 22 and payload:  # handshake: _process_opened's branch for it, inline
-            if layer.is_decrypting:
+            if not cx.has_decrypted and layer.is_decrypting:
                 cx.has_decrypted = True
             cx.empty_records = 0
             self._process_handshake(payload)
@@ -693,12 +703,13 @@ class Connection:
                 self._state = self._state.handle(cx, msg)
                 return
         joiner.push(payload)
+        debug = _log.isEnabledFor(logging.DEBUG)  # once per record, not per message
         while True:
             raw = joiner.pop()
             if raw is None:
                 return
             msg = decode_handshake(raw, tls13=cx.version is ProtocolVersion.TLSv1_3)
-            if _log.isEnabledFor(logging.DEBUG):  # the arguments cost more than the call
+            if debug:  # the arguments cost more than the call
                 _log.debug("%s received %s", cx.side.value, _msg_name(msg.typ))
             self._state = self._state.handle(cx, msg)
 

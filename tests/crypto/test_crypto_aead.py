@@ -17,6 +17,8 @@ from tlspipe.crypto.hashing import (
     hash_len,
     hash_of,
     hkdf_expand,
+    hkdf_expand_each,
+    hkdf_expand_three,
     hkdf_expand_two,
     hkdf_extract,
     hmac_sign,
@@ -141,3 +143,32 @@ def test_hkdf_expand_two_matches_two_expands(name: str, len_a: int, len_b: int) 
     )
     with pytest.raises(InternalError):  # out of range: as hkdf_expand
         hkdf_expand_two(name, prk, b"x", 255 * hash_len(name) + 1, b"y", 12)
+
+
+def _outcome(fn: object, *args: object) -> object:
+    try:
+        return fn(*args)  # type: ignore[operator]
+    except (InternalError, OverflowError) as e:  # OverflowError: a negative length (a bug)
+        return f"{type(e).__name__}: {e}"
+
+
+@pytest.mark.parametrize("name", ["sha256", "sha384", "sha512", "md5"])
+@pytest.mark.parametrize("prk_len", [0, 8, 32, 48])
+@pytest.mark.parametrize(
+    ("len_a", "len_b"), [(16, 12), (0, 12), (12, 0), (-1, 12), (32, 48), (49, 1), (9000, 12)]
+)
+def test_hkdf_expand_two_three_written_out_match_each(
+    name: str, prk_len: int, len_a: int, len_b: int
+) -> None:
+    """The written-out two- and three-output expansions give hkdf_expand_each's values and
+    errors for every hash, PRK length and output length (in range, zero, negative, past one
+    block, past 255 blocks)."""
+    prk = bytes(range(prk_len))
+    assert _outcome(hkdf_expand_two, name, prk, b"a", len_a, b"b", len_b) == _outcome(
+        hkdf_expand_each, name, prk, (b"a", len_a), (b"b", len_b)
+    )
+    want_c = hash_len(name) if name != "md5" else 16
+    want = _outcome(hkdf_expand_each, name, prk, (b"a", len_a), (b"b", len_b), (b"c", want_c))
+    if name == "md5":
+        want = _outcome(hash_len, name)
+    assert _outcome(hkdf_expand_three, name, prk, b"a", len_a, b"b", len_b, b"c") == want

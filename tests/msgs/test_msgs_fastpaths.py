@@ -162,6 +162,10 @@ BAD = [
     _hello(pre_shared_key=OfferedPsks(PSK.identities, (bytes(31), bytes(32)))),
     _hello(pre_shared_key=PSK, unknown=((0x0029, b""),)),
     _hello(unknown=((0x0033, b"\x00\x00"),)),
+    _hello(unknown=((0xFAFA, b""), (0xFAFA, b"x"))),  # an unknown type twice
+    _hello(unknown=((0xFAFA, b""), (0x0A0A, b"y"), (0x0A0A, b""))),
+    _hello(unknown=((0x0000, b""),)),  # a known type (server_name) twice
+    _hello(unknown=((0x000D, b"\x00\x02\x04\x03"),)),  # signature_algorithms twice
     *(
         encode_handshake(ClientHello(0x0303, bytes(32), sid, suites, comp, ClientExtensions()))
         for sid, suites, comp in ((bytes(33), (1,), b"\x00"), (b"", (), b"\x00"), (b"", (1,), b""))
@@ -502,3 +506,64 @@ def test_mutated_certificates_fail_or_decode_alike(
     at %= len(body) + 1
     _same_cert(_fix_cert_header(bytes(body[:at]) + extra + bytes(body[at:])))
     _same_cert(_fix_cert_header(bytes(body[:at])))
+
+
+# -- EncryptedExtensions: whole decoded containers kept by list bytes ---------------------------
+def _ee_outcome(raw: bytes) -> tuple[str, Any, Any]:
+    from tlspipe.msgs.extensions import ServerEncryptedExtensions
+
+    try:
+        r = Reader(raw, "encrypted_extensions")
+        got = ServerEncryptedExtensions.decode(r)
+        r.expect_empty()
+        return ("ok", got, None)
+    except DecodeError as e:
+        return ("error", str(e), e.alert)
+
+
+def _ee_lists() -> list[bytes]:
+    from tlspipe.msgs.extensions import ServerEncryptedExtensions
+
+    out = []
+    for ee in (
+        ServerEncryptedExtensions(),
+        ServerEncryptedExtensions(server_name=True),
+        ServerEncryptedExtensions(alpn=b"h2", early_data=True),
+        ServerEncryptedExtensions(supported_groups=(29, 23), record_size_limit=2**14 + 1),
+        ServerEncryptedExtensions(server_name=True, unknown=((0xFAFA, b"x"),)),
+    ):
+        buf = bytearray()
+        ee.encode(buf)
+        out.append(bytes(buf))
+    return out
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(_ee_lists()),
+    st.lists(st.tuples(st.integers(0, 200), st.integers(0, 255)), max_size=3),
+    st.integers(0, 200),
+)
+def test_encrypted_extensions_kept_whole_decode_as_without(
+    raw: bytes, edits: list[tuple[int, int]], cut: int
+) -> None:
+    """A ServerEncryptedExtensions list decodes (twice, the second time from the kept
+    container) to what the uncached decode gives, and fails alike, on valid, mutated and cut
+    lists."""
+    from tlspipe.msgs.extensions import ServerEncryptedExtensions
+
+    body = bytearray(raw)
+    for pos, val in edits:
+        body[pos % len(body)] = val
+    data = bytes(body[: max(cut, 2)]) if cut < len(body) else bytes(body)
+    kept = ServerEncryptedExtensions._WHOLE
+    try:
+        ServerEncryptedExtensions._WHOLE = None
+        want = _ee_outcome(data)
+    finally:
+        ServerEncryptedExtensions._WHOLE = kept
+    assert _ee_outcome(data) == want
+    again = _ee_outcome(data)
+    assert again == want
+    if want[0] == "ok":
+        assert hash(again[1]) == hash(want[1])

@@ -62,7 +62,8 @@ def hash_new(name: str) -> hashes.Hash:
     Raises:
         InternalError: unknown hash name.
     """
-    return hashes.Hash(hash_algorithm(name))
+    alg = _ALGS.get(name)  # hash_algorithm inline: a frame less on every call below
+    return hashes.Hash(alg if alg is not None else hash_algorithm(name))
 
 
 def hash_of(name: str, data: bytes) -> bytes:
@@ -71,7 +72,8 @@ def hash_of(name: str, data: bytes) -> bytes:
     Raises:
         InternalError: unknown hash name.
     """
-    h = hashes.Hash(hash_algorithm(name))
+    alg = _ALGS.get(name)
+    h = hashes.Hash(alg if alg is not None else hash_algorithm(name))
     h.update(data)
     return h.finalize()
 
@@ -82,7 +84,8 @@ def hmac_sign(name: str, key: bytes, data: bytes) -> bytes:
     Raises:
         InternalError: unknown hash name.
     """
-    h = hmac.HMAC(key, hash_algorithm(name))
+    alg = _ALGS.get(name)
+    h = hmac.HMAC(key, alg if alg is not None else hash_algorithm(name))
     h.update(data)
     return h.finalize()
 
@@ -93,7 +96,9 @@ def hkdf_extract(name: str, salt: bytes | None, ikm: bytes) -> bytes:
     Raises:
         InternalError: unknown hash name.
     """
-    alg = hash_algorithm(name)
+    alg = _ALGS.get(name)
+    if alg is None:
+        alg = hash_algorithm(name)
     return HKDF.extract(alg, salt or bytes(alg.digest_size), ikm)
 
 
@@ -177,24 +182,44 @@ def hkdf_expand_each(name: str, prk: bytes, *parts: tuple[bytes, int]) -> tuple[
 def hkdf_expand_two(
     name: str, prk: bytes, info_a: bytes, len_a: int, info_b: bytes, len_b: int
 ) -> tuple[bytes, bytes]:
-    """:func:`hkdf_expand_each` of two outputs (a TLS 1.3 traffic key and IV).
+    """:func:`hkdf_expand_each` of two outputs (a TLS 1.3 traffic key and IV), written out
+    (6 calls per handshake pair: no argument tuples, no loop).
 
     Raises:
         InternalError: as :func:`hkdf_expand`.
     """
-    a, b = hkdf_expand_each(name, prk, (info_a, len_a), (info_b, len_b))
-    return a, b
+    alg = _ALGS.get(name)
+    if alg is not None:
+        size = alg.digest_size
+        if len(prk) >= size and 0 < len_a <= size and 0 < len_b <= size:
+            keyed = hmac.HMAC(prk, alg)
+            h = keyed.copy()
+            h.update(info_a + b"\x01")
+            keyed.update(info_b + b"\x01")  # the last output uses the keyed HMAC itself
+            return h.finalize()[:len_a], keyed.finalize()[:len_b]
+    return hkdf_expand(name, prk, info_a, len_a), hkdf_expand(name, prk, info_b, len_b)
 
 
 def hkdf_expand_three(
     name: str, prk: bytes, info_a: bytes, len_a: int, info_b: bytes, len_b: int, info_c: bytes
 ) -> tuple[bytes, bytes, bytes]:
     """:func:`hkdf_expand_each` of a key, an IV and a HashLen output (a TLS 1.3 handshake
-    traffic key, IV and finished key).
+    traffic key, IV and finished key), written out as :func:`hkdf_expand_two` is.
 
     Raises:
         InternalError: as :func:`hkdf_expand`.
     """
+    alg = _ALGS.get(name)
+    if alg is not None:
+        size = alg.digest_size
+        if len(prk) >= size and 0 < len_a <= size and 0 < len_b <= size:
+            keyed = hmac.HMAC(prk, alg)
+            ha = keyed.copy()
+            ha.update(info_a + b"\x01")
+            hb = keyed.copy()
+            hb.update(info_b + b"\x01")
+            keyed.update(info_c + b"\x01")
+            return ha.finalize()[:len_a], hb.finalize()[:len_b], keyed.finalize()
     a, b, c = hkdf_expand_each(
         name, prk, (info_a, len_a), (info_b, len_b), (info_c, hash_len(name))
     )

@@ -299,7 +299,8 @@ class _Base:
         # None: nothing is logged (the default NoKeyLog), so callers skip _log altogether
         self._keylog = None if keylog is None or type(keylog) is NoKeyLog else keylog
         self._client_random = client_random
-        self._n = _hash_len(suite.hash_name)
+        n = _HASH_LEN.get(suite.hash_name)  # _hash_len inline (6 schedules per pair)
+        self._n = n if n is not None else hash_len(suite.hash_name)
 
     def _log(self, label: str, secret: bytes) -> None:
         kl = self._keylog

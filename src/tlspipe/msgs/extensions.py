@@ -489,6 +489,7 @@ _BY_TYPE: dict[type, dict[int, _Field[Any]]] = {}
 """Container class → its table keyed by extension type (built on first decode)."""
 _EMPTY: dict[type, Any] = {}
 """Container class → its instance with no extension (decoded from an empty list)."""
+_EXT_HEAD = struct.Struct("!HH").unpack_from  # extension type, body length
 
 
 class _Extensions:
@@ -505,6 +506,9 @@ class _Extensions:
     _LIST_LO: ClassVar[int] = 0
     _LIST_HI: ClassVar[int] = 0xFFFF
     _LAST: ClassVar[int | None] = None  # a type that must be the last one in the list
+    #: Whole decoded containers by list bytes, for a container whose lists repeat every
+    #: handshake and hold only public values (EncryptedExtensions); None: not kept.
+    _WHOLE: ClassVar[dict[bytes, Any] | None] = None
 
     def encode(self, out: bytearray) -> None:
         """Append the extensions vector: known ones in table order, then ``unknown``, then the
@@ -568,38 +572,51 @@ class _Extensions:
                 factory0: Callable[..., Self] = cls
                 empty = _EMPTY[cls] = factory0()
             return empty
+        whole = cls._WHOLE
+        if whole is not None:  # decoding is a function of the bytes; containers are frozen
+            listed = buf[pos:end]
+            hit = whole.get(listed)
+            if hit is not None:
+                done: Self = hit
+                return done
         by_type = _BY_TYPE.get(cls)
         if by_type is None:
             by_type = _BY_TYPE[cls] = {f.typ: f for f in cls._FIELDS}
         values: dict[str, Any] = {}
         unknown: list[tuple[int, bytes]] | None = None
-        seen: set[int] = set()
+        unknown_seen: set[int] = set()
         last = cls._LAST
         last_seen = False
         window = Reader.window
         # Each extension's header is read here, in place (the same checks and errors as
         # Reader.extension() on the list); a body is given a Reader only when it is decoded.
+        # A known type was seen before exactly when its field is in ``values`` (one field per
+        # type), so only unknown types need a set.
         while pos < end:
             if pos + 4 > end:
                 raise DecodeError("extensions: truncated uint16")
-            typ = (buf[pos] << 8) | buf[pos + 1]
+            typ, n = _EXT_HEAD(buf, pos)
             start = pos + 4
-            pos = start + ((buf[pos + 2] << 8) | buf[pos + 3])
+            pos = start + n
             if pos > end:
                 raise DecodeError(f"extensions: extension {typ} truncated")
             if last_seen:
                 raise DecodeError(f"extension {last} is not the last one", _ILLEGAL)
-            if typ in seen:
-                raise DecodeError(f"duplicate extension {typ}")
-            seen.add(typ)
-            if typ == last:
-                last_seen = True
             f = by_type.get(typ)
             if f is None:
                 if unknown is None:
                     unknown = []
+                elif typ in unknown_seen:
+                    raise DecodeError(f"duplicate extension {typ}")
+                unknown_seen.add(typ)
+                if typ == last:
+                    last_seen = True
                 unknown.append((typ, buf[start:pos]))
                 continue
+            if f.name in values:
+                raise DecodeError(f"duplicate extension {typ}")
+            if typ == last:
+                last_seen = True
             memo = f.decoded
             if memo is None:
                 body = window(buf, start, pos, f"extension {typ}")
@@ -617,9 +634,12 @@ class _Extensions:
                 memo[raw] = value
             values[f.name] = value
         factory: Callable[..., Self] = cls
-        if unknown is None:
-            return factory(**values)
-        return factory(**values, unknown=tuple(unknown))
+        out = factory(**values) if unknown is None else factory(**values, unknown=tuple(unknown))
+        if whole is not None:
+            if len(whole) >= _MEMO_MAX:
+                whole.clear()
+            whole[listed] = out
+        return out
 
     @classmethod
     def known_types(cls) -> frozenset[int]:
@@ -760,6 +780,7 @@ class ServerEncryptedExtensions(_Extensions):
         _EARLY_FLAG,
         _ALPN_ONE,
     )
+    _WHOLE: ClassVar[dict[bytes, Any] | None] = {}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -142,17 +142,24 @@ _COMMON: dict[int, _Decoder] = {
     HandshakeType.certificate_status: CertificateStatus.decode,
     HandshakeType.key_update: KeyUpdate.decode,
 }
-_TLS13: dict[int, _Decoder] = {
-    **_COMMON,
-    HandshakeType.certificate: Certificate13.decode,
-    HandshakeType.certificate_request: CertificateRequest13.decode,
-    HandshakeType.new_session_ticket: NewSessionTicket13.decode,
+# type → (body decoder, the type's name for the body Reader's messages): one lookup per message
+_TLS13: dict[int, tuple[_Decoder, str]] = {
+    t: (d, HandshakeType(t).name)
+    for t, d in {
+        **_COMMON,
+        HandshakeType.certificate: Certificate13.decode,
+        HandshakeType.certificate_request: CertificateRequest13.decode,
+        HandshakeType.new_session_ticket: NewSessionTicket13.decode,
+    }.items()
 }
-_TLS12: dict[int, _Decoder] = {
-    **_COMMON,
-    HandshakeType.certificate: Certificate12.decode,
-    HandshakeType.certificate_request: CertificateRequest12.decode,
-    HandshakeType.new_session_ticket: NewSessionTicket12.decode,
+_TLS12: dict[int, tuple[_Decoder, str]] = {
+    t: (d, HandshakeType(t).name)
+    for t, d in {
+        **_COMMON,
+        HandshakeType.certificate: Certificate12.decode,
+        HandshakeType.certificate_request: CertificateRequest12.decode,
+        HandshakeType.new_session_ticket: NewSessionTicket12.decode,
+    }.items()
 }
 
 
@@ -180,17 +187,13 @@ def decode_handshake(raw: bytes, *, tls13: bool) -> HandshakeMessage:
     length = (raw[1] << 16) | (raw[2] << 8) | raw[3]
     if length != n - 4:
         raise DecodeError(f"handshake: length {length} but {n - 4} octets follow")
-    decoder = (_TLS13 if tls13 else _TLS12).get(typ)
-    if decoder is None:
+    entry = (_TLS13 if tls13 else _TLS12).get(typ)
+    if entry is None:
         raise DecodeError(
             f"handshake: unexpected message type {typ}", AlertDescription.unexpected_message
         )
-    name = _TYPE_NAMES.get(typ)
-    body = decoder(Reader.window(raw, 4, n, name if name is not None else str(typ)))
-    return HandshakeMessage(typ, body, raw)
-
-
-_TYPE_NAMES = {int(t): t.name for t in HandshakeType}
+    decoder, name = entry
+    return HandshakeMessage(typ, decoder(Reader.window(raw, 4, n, name)), raw)
 
 
 @dataclass(frozen=True, slots=True)
