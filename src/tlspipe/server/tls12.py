@@ -332,7 +332,8 @@ def handle_client_hello(cx: CommonState, cfg: ServerConfig, ch: ClientHello, raw
     tr.add(_SERVER_HELLO_DONE)
     flight.append(_SERVER_HELLO_DONE)
     cx.send_handshake(b"".join(flight))
-    _log.debug("server sent TLS 1.2 first flight: %s, %s", suite.suite.name, group.name.name)
+    if _log.isEnabledFor(logging.DEBUG):  # the arguments cost more than the call
+        _log.debug("server sent TLS 1.2 first flight: %s, %s", suite.suite.name, group.name.name)
     if client_auth:
         return ExpectCertificate(config=cfg, neg=neg, transcript=tr, kx=kx)
     return ExpectClientKx(config=cfg, neg=neg, transcript=tr, kx=kx, client_chain=())
@@ -438,18 +439,19 @@ def _resume(
         secure_reneg, True, neg.send_ticket, False, cx.alpn_protocol, False, False, None
     )
     raw_sh = encode_server_hello(neg.server_random, neg.session_id, int(suite.suite), sh_ext)
-    tr.add(raw_sh)
     secrets = ConnectionSecrets(
         suite, session.master_secret, neg.client_random, neg.server_random, True
     )
     secrets.log(cfg.key_log)
-    raw_nst = _ticket_message(cfg, session) if neg.send_ticket else b""
-    tr.add(raw_nst)
-    cx.send_handshake(raw_sh + raw_nst)  # one plaintext record for both
+    if neg.send_ticket:
+        raw_sh += _ticket_message(cfg, session)
+    tr.add(raw_sh)
+    cx.send_handshake(raw_sh)  # ServerHello [+ NewSessionTicket]: one plaintext record
     cx.send_ccs()
     secrets.install_encrypter(cx, client=False)
     _send_raw(cx, tr, encode_finished(secrets.verify_data(False, tr.current_hash())))
-    _log.debug("server resuming TLS 1.2 session (%s)", suite.suite.name)
+    if _log.isEnabledFor(logging.DEBUG):  # the argument costs more than the call
+        _log.debug("server resuming TLS 1.2 session (%s)", suite.suite.name)
     return ExpectCcs(
         config=cfg, neg=neg, transcript=tr, secrets=secrets, resuming=True,
         client_chain=session.client_cert_chain,
@@ -639,10 +641,10 @@ class ExpectFinished:
         tr = self.transcript
         secrets = self.secrets
         secrets.check_finished(True, tr.current_hash(), fin.verify_data)
-        tr.add(m.raw)
         cfg = self.config
         neg = self.neg
-        if not self.resuming:
+        if not self.resuming:  # our Finished follows (after a resumption: nothing)
+            tr.add(m.raw)
             value = Tls12ServerSessionValue(
                 suite=int(neg.suite.suite),
                 master_secret=secrets.master_secret,
@@ -661,10 +663,12 @@ class ExpectFinished:
                     _send(cx, tr, NewSessionTicket12(ticket_lifetime_hint=0, ticket=b""))
             cx.send_ccs()
             secrets.install_encrypter(cx, client=False)
-            _send_raw(cx, tr, encode_finished(secrets.verify_data(False, tr.current_hash())))
+            # the last handshake message: not added to the transcript
+            cx.send_handshake(encode_finished(secrets.verify_data(False, tr.current_hash())))
         cx.exporter = Tls12Exporter(secrets)
         cx.start_traffic()
-        _log.debug("server TLS 1.2 handshake complete (resumed=%s)", self.resuming)
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("server TLS 1.2 handshake complete (resumed=%s)", self.resuming)
         return ExpectTraffic(suite=neg.suite, refusals=0)
 
 
