@@ -161,8 +161,9 @@ def _find_session(
     offered_suites: list[Tls12CipherSuite],
     sni: str | None,
     using_ems: bool,
-) -> Tls12ServerSessionValue | None:
-    """The session the client asks to resume, if it is ours, fresh and compatible."""
+) -> tuple[Tls12ServerSessionValue, bytes] | None:
+    """The session the client asks to resume, if it is ours, fresh and compatible, with
+    its encoding (what a re-issued ticket seals again)."""
     ticket = ch.extensions.session_ticket
     ticketer = cfg.ticketer
     raw: bytes | None = None
@@ -197,7 +198,7 @@ def _find_session(
         return None
     if cfg.client_verifier.client_auth_mandatory() and not value.client_cert_chain:
         return None  # the session predates a client certificate requirement
-    return value
+    return value, raw
 
 
 def _server_random(cfg: ServerConfig) -> bytes:
@@ -244,13 +245,14 @@ def handle_client_hello(cx: CommonState, cfg: ServerConfig, ch: ClientHello, raw
     sni = _sni(ch)
     alpn = _choose_alpn(cfg, ch)
     tr = Transcript()
-    session = _find_session(cfg, ch, candidates, sni, using_ems)
+    found = _find_session(cfg, ch, candidates, sni, using_ems)
     ticketer = cfg.ticketer
     send_ticket = ext.session_ticket is not None and ticketer is not None and ticketer.enabled()
     cx.version = ProtocolVersion.TLSv1_2
     cx.sni = sni
     cx.alpn_protocol = alpn
-    if session is not None:
+    if found is not None:
+        session = found[0]
         suite = next(s for s in candidates if s.suite == session.suite)
         neg = Negotiated(
             suite=suite,
@@ -261,7 +263,7 @@ def handle_client_hello(cx: CommonState, cfg: ServerConfig, ch: ClientHello, raw
             send_ticket=send_ticket,
             sni=sni,
         )
-        return _resume(cx, cfg, ch, raw, tr, neg, session, secure_reneg)
+        return _resume(cx, cfg, ch, raw, tr, neg, found, secure_reneg)
 
     group = _choose_group(cfg, ch)
     sigalgs = ext.signature_algorithms or ()
@@ -425,9 +427,10 @@ def _resume(
     raw: bytes,
     tr: Transcript,
     neg: Negotiated,
-    session: Tls12ServerSessionValue,
+    found: tuple[Tls12ServerSessionValue, bytes],
     secure_reneg: bool,
 ) -> State:
+    session, plain = found
     suite = neg.suite
     cx.suite = suite
     cx.resumed = True
@@ -443,8 +446,8 @@ def _resume(
         suite, session.master_secret, neg.client_random, neg.server_random, True
     )
     secrets.log(cfg.key_log)
-    if neg.send_ticket:
-        raw_sh += _ticket_message(cfg, session)
+    if neg.send_ticket:  # re-issued (RFC 5077 §3.1): the session's own encoding, resealed
+        raw_sh += _ticket_message(cfg, plain)
     tr.add(raw_sh)
     cx.send_handshake(raw_sh)  # ServerHello [+ NewSessionTicket]: one plaintext record
     cx.send_ccs()
@@ -458,22 +461,30 @@ def _resume(
     )  # fmt: skip
 
 
-def _ticket_message(cfg: ServerConfig, session: Tls12ServerSessionValue) -> bytes:
-    """The encoded NewSessionTicket sealing ``session`` (b"" without a ticketer)."""
+def _ticket_message(cfg: ServerConfig, plain: bytes) -> bytes:
+    """The encoded NewSessionTicket sealing ``plain``, an encoded session value (b""
+    without a ticketer)."""
     ticketer = cfg.ticketer
     if ticketer is None:
         return b""
-    ticket = ticketer.encrypt(session.encode()) or b""
+    ticket = ticketer.encrypt(plain) or b""
     # An empty ticket says "no ticket this time" (RFC 5077 §3.3).
-    return encode_handshake(
-        NewSessionTicket12(ticket_lifetime_hint=ticketer.lifetime(), ticket=ticket)
+    return _new_session_ticket(ticketer.lifetime(), ticket)
+
+
+def _new_session_ticket(hint: int, ticket: bytes) -> bytes:
+    """``encode_handshake(NewSessionTicket12(hint, ticket))`` built as bytes (same
+    OverflowError for a ticket of 2^16 octets or more)."""
+    n = len(ticket).to_bytes(2, "big")
+    return b"".join(
+        ((0x04000006 + len(ticket)).to_bytes(4, "big"), hint.to_bytes(4, "big"), n, ticket)
     )
 
 
 def _send_ticket(
     cx: CommonState, cfg: ServerConfig, tr: Transcript, session: Tls12ServerSessionValue
 ) -> None:
-    raw = _ticket_message(cfg, session)
+    raw = _ticket_message(cfg, session.encode())
     if raw:
         tr.add(raw)
         cx.send_handshake(raw)
