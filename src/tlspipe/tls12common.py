@@ -243,7 +243,7 @@ class ConnectionSecrets:
             PeerMisbehaved: a handshake message straddles the ChangeCipherSpec
                 (unexpected_message).
         """
-        if not cx.joiner.is_empty():
+        if cx.joiner.pending:  # = not is_empty(), without the call
             raise PeerMisbehaved(
                 "handshake message spans ChangeCipherSpec", AlertDescription.unexpected_message
             )

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..conn import (
     ChangeCipherSpecMsg,
@@ -144,9 +145,12 @@ def _offers_suite(config: ClientConfig, code: int) -> Tls12CipherSuite | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class Negotiated:
-    """What the TLS 1.2 ServerHello settled (immutable for the rest of the handshake)."""
+class Negotiated(NamedTuple):
+    """What the TLS 1.2 ServerHello settled (immutable for the rest of the handshake).
+
+    A NamedTuple: as immutable as a frozen dataclass, built without a ``__setattr__``
+    call per field.
+    """
 
     suite: Tls12CipherSuite
     server_random: bytes
