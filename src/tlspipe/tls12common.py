@@ -15,7 +15,7 @@ from .conn import CommonState
 from .crypto.provider import Tls12CipherSuite
 from .enums import AlertDescription, SignatureScheme
 from .errors import ConfigError, PeerMisbehaved
-from .keylog import KeyLog
+from .keylog import KeyLog, NoKeyLog
 from .keys import tls12 as ks12
 from .record.layer import (
     MessageDecrypter,
@@ -159,7 +159,8 @@ class ConnectionSecrets:
         Raises:
             Nothing.
         """
-        ks12.log_master_secret(keylog, self.client_random, self.master_secret)
+        if type(keylog) is not NoKeyLog:  # the default logs nothing: skip its calls
+            ks12.log_master_secret(keylog, self.client_random, self.master_secret)
 
     def _keyed_prf(self) -> hmac_.HMAC:
         keyed = self._prf
@@ -186,7 +187,7 @@ class ConnectionSecrets:
         Raises:
             Nothing.
         """
-        ck, sk, civ, siv, seed = self._keys()
+        ck, sk, civ, siv, seed = self._block or self._keys()
         key, iv = (ck, civ) if client else (sk, siv)
         alg = self.suite.aead
         if self.suite.explicit_nonce_len:
@@ -199,7 +200,7 @@ class ConnectionSecrets:
         Raises:
             Nothing.
         """
-        ck, sk, civ, siv, _ = self._keys()
+        ck, sk, civ, siv, _ = self._block or self._keys()
         key, iv = (ck, civ) if client else (sk, siv)
         alg = self.suite.aead
         if self.suite.explicit_nonce_len:
@@ -214,7 +215,8 @@ class ConnectionSecrets:
         """
         label = b"client finished" if client else b"server finished"
         # = ks12.verify_data(hash, master_secret, label, handshake_hash), keyed once
-        return ks12.p_hash(self._keyed_prf(), label + handshake_hash, ks12.VERIFY_DATA_LEN)
+        keyed = self._prf or self._keyed_prf()
+        return ks12.p_hash(keyed, label + handshake_hash, ks12.VERIFY_DATA_LEN)
 
     def check_finished(self, client: bool, handshake_hash: bytes, received: bytes) -> None:
         """Compare a received Finished in constant time.
@@ -241,7 +243,7 @@ class ConnectionSecrets:
             PeerMisbehaved: a handshake message straddles the ChangeCipherSpec
                 (unexpected_message).
         """
-        if not cx.joiner.is_empty():
+        if cx.joiner.pending:  # = not is_empty(), without the call
             raise PeerMisbehaved(
                 "handshake message spans ChangeCipherSpec", AlertDescription.unexpected_message
             )

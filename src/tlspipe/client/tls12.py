@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..conn import (
     ChangeCipherSpecMsg,
@@ -59,6 +60,7 @@ from ..msgs.handshake import (
     NewSessionTicket12,
     ServerHelloDone,
     ServerKeyExchangeEcdhe,
+    encode_finished,
 )
 from ..msgs.hello import ServerHello
 from ..msgs.message import HandshakePayload, encode_handshake
@@ -117,9 +119,7 @@ def prepare_resumption(
     if value is not None and (
         value.expired(_now(config))
         or not value.extended_ms
-        or not any(
-            s.suite == value.suite and isinstance(s, Tls12CipherSuite) for s in config.suites_
-        )
+        or not _offers_suite(config, value.suite)
     ):
         value = None
     ticket_ext: bytes | None = None
@@ -137,9 +137,20 @@ def prepare_resumption(
     return value, ticket_ext, session_id
 
 
-@dataclass(frozen=True, slots=True)
-class Negotiated:
-    """What the TLS 1.2 ServerHello settled (immutable for the rest of the handshake)."""
+def _offers_suite(config: ClientConfig, code: int) -> Tls12CipherSuite | None:
+    """The configured TLS 1.2 suite with wire code ``code``, or None."""
+    for s in config.suites_:  # a loop, not next(genexpr): no generator frame per handshake
+        if s.suite == code and isinstance(s, Tls12CipherSuite):
+            return s
+    return None
+
+
+class Negotiated(NamedTuple):
+    """What the TLS 1.2 ServerHello settled (immutable for the rest of the handshake).
+
+    A NamedTuple: as immutable as a frozen dataclass, built without a ``__setattr__``
+    call per field.
+    """
 
     suite: Tls12CipherSuite
     server_random: bytes
@@ -152,10 +163,7 @@ def _check_server_hello(
     cx: CommonState, h: HelloInput, sh: ServerHello, offered: OfferedHello
 ) -> Tls12CipherSuite:
     cfg = h.config
-    suite = next(
-        (s for s in cfg.suites_ if isinstance(s, Tls12CipherSuite) and s.suite == sh.cipher_suite),
-        None,
-    )
+    suite = _offers_suite(cfg, sh.cipher_suite)
     if suite is None or sh.cipher_suite not in offered.suites:
         raise PeerMisbehaved("server selected a cipher suite we did not offer")
     if sh.legacy_compression_method != CompressionMethod.null:
@@ -350,10 +358,18 @@ def _send(cx: CommonState, h: HelloInput, body: HandshakePayload) -> None:
     cx.send_handshake(raw)
 
 
-def _send_ccs_finished(cx: CommonState, h: HelloInput, secrets: ConnectionSecrets) -> None:
+def _send_ccs_finished(
+    cx: CommonState, h: HelloInput, secrets: ConnectionSecrets, last: bool
+) -> None:
+    """Send ChangeCipherSpec and our Finished; ``last``: no handshake message follows (a
+    resumption), so the Finished is not added to the transcript."""
     cx.send_ccs()
     secrets.install_encrypter(cx, client=True)
-    _send(cx, h, Finished(verify_data=secrets.verify_data(True, h.transcript.current_hash())))
+    tr = h.transcript
+    raw = encode_finished(secrets.verify_data(True, tr.current_hash()))
+    if not last:
+        tr.add(raw)
+    cx.send_handshake(raw)
 
 
 #: RFC 5246 §7.4.4 ClientCertificateType values a key algorithm can answer.
@@ -435,7 +451,7 @@ class ExpectServerDone:
             h.transcript.drop_buffer()
             _send(cx, h, CertificateVerify(algorithm=int(signer.scheme), signature=sig))
             _log.debug("client sent its certificate, signed with %s", signer.scheme.name)
-        _send_ccs_finished(cx, h, secrets)
+        _send_ccs_finished(cx, h, secrets, last=False)
         if neg.ticket_expected:
             return ExpectNewTicket(hello=h, neg=neg, secrets=secrets, resuming=None)
         return ExpectCcs(hello=h, neg=neg, secrets=secrets, resuming=None, ticket=None)
@@ -512,13 +528,14 @@ class ExpectFinished:
         h = self.hello
         tr = h.transcript
         self.secrets.check_finished(False, tr.current_hash(), fin.verify_data)
-        tr.add(m.raw)
-        if self.resuming is not None:
-            _send_ccs_finished(cx, h, self.secrets)
+        if self.resuming is not None:  # our Finished follows (after a full one: nothing)
+            tr.add(m.raw)
+            _send_ccs_finished(cx, h, self.secrets, last=True)
         self._save_session(cx)
         cx.exporter = Tls12Exporter(self.secrets)
         cx.start_traffic()
-        _log.debug("client TLS 1.2 handshake complete (resumed=%s)", cx.resumed)
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("client TLS 1.2 handshake complete (resumed=%s)", cx.resumed)
         return ExpectTraffic(suite=self.neg.suite, refusals=0)
 
     def _save_session(self, cx: CommonState) -> None:
@@ -528,7 +545,6 @@ class ExpectFinished:
         neg = self.neg
         if not neg.extended_ms:
             return  # RFC 7627 §5.3: never resume a session without EMS
-        now = _now(cfg)
         ticket = b""
         lifetime = DEFAULT_SESSION_LIFETIME
         if self.ticket is not None and self.ticket.ticket:
@@ -540,6 +556,7 @@ class ExpectFinished:
         session_id = neg.session_id if self.resuming is None else self.resuming.session_id
         if not session_id and not ticket:
             return
+        now = _now(cfg)
         value = Tls12ClientSessionValue(
             suite=int(neg.suite.suite),
             session_id=session_id,

@@ -73,13 +73,20 @@ def p_hash(keyed: hmac.HMAC, full_seed: bytes, length: int) -> bytes:
     Raises:
         Nothing.
     """
-    out = b""
-    a = full_seed
+    # The first block unrolled and ``copy`` bound once: every output a handshake takes
+    # (Finished, key block, master secret) is one or two blocks, 6-8 of them per handshake.
+    copy = keyed.copy
+    h = copy()
+    h.update(full_seed)
+    a = h.finalize()  # A(1)
+    h = copy()
+    h.update(a + full_seed)
+    out = h.finalize()
     while len(out) < length:
-        h = keyed.copy()
+        h = copy()
         h.update(a)
-        a = h.finalize()
-        h = keyed.copy()
+        a = h.finalize()  # A(i)
+        h = copy()
         h.update(a + full_seed)
         out += h.finalize()
     return out if len(out) == length else out[:length]

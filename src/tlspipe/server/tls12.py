@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..conn import (
     ChangeCipherSpecMsg,
@@ -95,9 +96,12 @@ _SECP256R1 = NamedGroup.secp256r1
 _SERVER_HELLO_DONE = encode_handshake(ServerHelloDone())
 
 
-@dataclass(frozen=True, slots=True)
-class Negotiated:
-    """What the server settled in its ServerHello."""
+class Negotiated(NamedTuple):
+    """What the server settled in its ServerHello.
+
+    A NamedTuple: as immutable as a frozen dataclass, built without a ``__setattr__``
+    call per field.
+    """
 
     suite: Tls12CipherSuite
     client_random: bytes
@@ -121,13 +125,6 @@ def _send(cx: CommonState, tr: Transcript, body: HandshakePayload) -> None:
 def _send_raw(cx: CommonState, tr: Transcript, raw: bytes) -> None:
     tr.add(raw)
     cx.send_handshake(raw)
-
-
-def _queue(flight: list[bytes], tr: Transcript, body: HandshakePayload) -> None:
-    """Add ``body`` to the transcript now and to ``flight``, sent later as one write."""
-    raw = encode_handshake(body)
-    tr.add(raw)
-    flight.append(raw)
 
 
 def _choose_group(cfg: ServerConfig, ch: ClientHello) -> KxGroup:
@@ -155,13 +152,22 @@ def _choose_alpn(cfg: ServerConfig, ch: ClientHello) -> bytes | None:
     return alpn
 
 
+class _Resumable(NamedTuple):
+    """A session to resume: its value, its encoding (what a re-issued ticket seals again)
+    and the offered suite it used."""
+
+    value: Tls12ServerSessionValue
+    plain: bytes
+    suite: Tls12CipherSuite
+
+
 def _find_session(
     cfg: ServerConfig,
     ch: ClientHello,
     offered_suites: list[Tls12CipherSuite],
     sni: str | None,
     using_ems: bool,
-) -> Tls12ServerSessionValue | None:
+) -> _Resumable | None:
     """The session the client asks to resume, if it is ours, fresh and compatible."""
     ticket = ch.extensions.session_ticket
     ticketer = cfg.ticketer
@@ -185,7 +191,12 @@ def _find_session(
     now = _now(cfg)
     if not value.created_at - _CLOCK_SKEW <= now < value.created_at + lifetime:
         return None
-    if value.sni != sni or not any(s.suite == value.suite for s in offered_suites):
+    if value.sni != sni:
+        return None
+    for suite in offered_suites:  # a loop, not any(genexpr): no generator per handshake
+        if suite.suite == value.suite:
+            break
+    else:
         return None
     if value.extended_ms and not using_ems:
         # RFC 7627 §5.3: abort rather than resume without EMS.
@@ -197,7 +208,7 @@ def _find_session(
         return None
     if cfg.client_verifier.client_auth_mandatory() and not value.client_cert_chain:
         return None  # the session predates a client certificate requirement
-    return value
+    return _Resumable(value, raw, suite)
 
 
 def _server_random(cfg: ServerConfig) -> bytes:
@@ -244,16 +255,15 @@ def handle_client_hello(cx: CommonState, cfg: ServerConfig, ch: ClientHello, raw
     sni = _sni(ch)
     alpn = _choose_alpn(cfg, ch)
     tr = Transcript()
-    session = _find_session(cfg, ch, candidates, sni, using_ems)
+    found = _find_session(cfg, ch, candidates, sni, using_ems)
     ticketer = cfg.ticketer
     send_ticket = ext.session_ticket is not None and ticketer is not None and ticketer.enabled()
     cx.version = ProtocolVersion.TLSv1_2
     cx.sni = sni
     cx.alpn_protocol = alpn
-    if session is not None:
-        suite = next(s for s in candidates if s.suite == session.suite)
+    if found is not None:
         neg = Negotiated(
-            suite=suite,
+            suite=found.suite,
             client_random=ch.random,
             server_random=_server_random(cfg),
             session_id=ch.legacy_session_id,
@@ -261,7 +271,7 @@ def handle_client_hello(cx: CommonState, cfg: ServerConfig, ch: ClientHello, raw
             send_ticket=send_ticket,
             sni=sni,
         )
-        return _resume(cx, cfg, ch, raw, tr, neg, session, secure_reneg)
+        return _resume(cx, cfg, ch, raw, tr, neg, found, secure_reneg)
 
     group = _choose_group(cfg, ch)
     sigalgs = ext.signature_algorithms or ()
@@ -304,22 +314,19 @@ def handle_client_hello(cx: CommonState, cfg: ServerConfig, ch: ClientHello, raw
         sct,
     )
     # The whole flight is plaintext: its messages are coalesced into as few records as fit
-    # (RFC 5246 §6.2.1) instead of one record per message.
-    flight: list[bytes] = []
-    raw_sh = encode_server_hello(neg.server_random, neg.session_id, int(suite.suite), sh_ext)
-    raw_cert = _certificate_message(ck.cert_chain)
-    tr.add(raw_sh)
-    tr.add(raw_cert)
-    flight += (raw_sh, raw_cert)
+    # (RFC 5246 §6.2.1) instead of one record per message, and go into the transcript as
+    # one piece (nothing reads the transcript in between).
+    flight = [
+        encode_server_hello(neg.server_random, neg.session_id, int(suite.suite), sh_ext),
+        _certificate_message(ck.cert_chain),
+    ]
     if ocsp is not None:
-        _queue(flight, tr, CertificateStatus(status_type=1, ocsp_response=ocsp))
+        flight.append(encode_handshake(CertificateStatus(status_type=1, ocsp_response=ocsp)))
     kx = group.start()
     # ServerECDHParams (RFC 8422 §5.4): named_curve (3), the group, the public point.
     params = b"\x03" + int(group.name).to_bytes(2, "big") + bytes((len(kx.public),)) + kx.public
     signature = signer.sign(ch.random + neg.server_random + params)
-    raw_ske = _server_key_exchange(params, int(signer.scheme), signature)
-    tr.add(raw_ske)
-    flight.append(raw_ske)
+    flight.append(_server_key_exchange(params, int(signer.scheme), signature))
     if client_auth:
         req = CertificateRequest12(
             certificate_types=bytes((1, 64)),  # rsa_sign, ecdsa_sign (RFC 5246, RFC 8422)
@@ -328,11 +335,13 @@ def handle_client_hello(cx: CommonState, cfg: ServerConfig, ch: ClientHello, raw
             ),
             certificate_authorities=verifier.root_hint_subjects(),
         )
-        _queue(flight, tr, req)
-    tr.add(_SERVER_HELLO_DONE)
+        flight.append(encode_handshake(req))
     flight.append(_SERVER_HELLO_DONE)
-    cx.send_handshake(b"".join(flight))
-    _log.debug("server sent TLS 1.2 first flight: %s, %s", suite.suite.name, group.name.name)
+    raw_flight = b"".join(flight)
+    tr.add(raw_flight)
+    cx.send_handshake(raw_flight)
+    if _log.isEnabledFor(logging.DEBUG):  # the arguments cost more than the call
+        _log.debug("server sent TLS 1.2 first flight: %s, %s", suite.suite.name, group.name.name)
     if client_auth:
         return ExpectCertificate(config=cfg, neg=neg, transcript=tr, kx=kx)
     return ExpectClientKx(config=cfg, neg=neg, transcript=tr, kx=kx, client_chain=())
@@ -424,9 +433,10 @@ def _resume(
     raw: bytes,
     tr: Transcript,
     neg: Negotiated,
-    session: Tls12ServerSessionValue,
+    found: _Resumable,
     secure_reneg: bool,
 ) -> State:
+    session = found.value
     suite = neg.suite
     cx.suite = suite
     cx.resumed = True
@@ -438,40 +448,49 @@ def _resume(
         secure_reneg, True, neg.send_ticket, False, cx.alpn_protocol, False, False, None
     )
     raw_sh = encode_server_hello(neg.server_random, neg.session_id, int(suite.suite), sh_ext)
-    tr.add(raw_sh)
     secrets = ConnectionSecrets(
         suite, session.master_secret, neg.client_random, neg.server_random, True
     )
     secrets.log(cfg.key_log)
-    raw_nst = _ticket_message(cfg, session) if neg.send_ticket else b""
-    tr.add(raw_nst)
-    cx.send_handshake(raw_sh + raw_nst)  # one plaintext record for both
+    if neg.send_ticket:  # re-issued (RFC 5077 §3.1): the session's own encoding, resealed
+        raw_sh += _ticket_message(cfg, found.plain)
+    tr.add(raw_sh)
+    cx.send_handshake(raw_sh)  # ServerHello [+ NewSessionTicket]: one plaintext record
     cx.send_ccs()
     secrets.install_encrypter(cx, client=False)
     _send_raw(cx, tr, encode_finished(secrets.verify_data(False, tr.current_hash())))
-    _log.debug("server resuming TLS 1.2 session (%s)", suite.suite.name)
+    if _log.isEnabledFor(logging.DEBUG):  # the argument costs more than the call
+        _log.debug("server resuming TLS 1.2 session (%s)", suite.suite.name)
     return ExpectCcs(
         config=cfg, neg=neg, transcript=tr, secrets=secrets, resuming=True,
         client_chain=session.client_cert_chain,
     )  # fmt: skip
 
 
-def _ticket_message(cfg: ServerConfig, session: Tls12ServerSessionValue) -> bytes:
-    """The encoded NewSessionTicket sealing ``session`` (b"" without a ticketer)."""
+def _ticket_message(cfg: ServerConfig, plain: bytes) -> bytes:
+    """The encoded NewSessionTicket sealing ``plain``, an encoded session value (b""
+    without a ticketer)."""
     ticketer = cfg.ticketer
     if ticketer is None:
         return b""
-    ticket = ticketer.encrypt(session.encode()) or b""
+    ticket = ticketer.encrypt(plain) or b""
     # An empty ticket says "no ticket this time" (RFC 5077 §3.3).
-    return encode_handshake(
-        NewSessionTicket12(ticket_lifetime_hint=ticketer.lifetime(), ticket=ticket)
+    return _new_session_ticket(ticketer.lifetime(), ticket)
+
+
+def _new_session_ticket(hint: int, ticket: bytes) -> bytes:
+    """``encode_handshake(NewSessionTicket12(hint, ticket))`` built as bytes (same
+    OverflowError for a ticket of 2^16 octets or more)."""
+    n = len(ticket).to_bytes(2, "big")
+    return b"".join(
+        ((0x04000006 + len(ticket)).to_bytes(4, "big"), hint.to_bytes(4, "big"), n, ticket)
     )
 
 
 def _send_ticket(
     cx: CommonState, cfg: ServerConfig, tr: Transcript, session: Tls12ServerSessionValue
 ) -> None:
-    raw = _ticket_message(cfg, session)
+    raw = _ticket_message(cfg, session.encode())
     if raw:
         tr.add(raw)
         cx.send_handshake(raw)
@@ -639,10 +658,10 @@ class ExpectFinished:
         tr = self.transcript
         secrets = self.secrets
         secrets.check_finished(True, tr.current_hash(), fin.verify_data)
-        tr.add(m.raw)
         cfg = self.config
         neg = self.neg
-        if not self.resuming:
+        if not self.resuming:  # our Finished follows (after a resumption: nothing)
+            tr.add(m.raw)
             value = Tls12ServerSessionValue(
                 suite=int(neg.suite.suite),
                 master_secret=secrets.master_secret,
@@ -661,10 +680,12 @@ class ExpectFinished:
                     _send(cx, tr, NewSessionTicket12(ticket_lifetime_hint=0, ticket=b""))
             cx.send_ccs()
             secrets.install_encrypter(cx, client=False)
-            _send_raw(cx, tr, encode_finished(secrets.verify_data(False, tr.current_hash())))
+            # the last handshake message: not added to the transcript
+            cx.send_handshake(encode_finished(secrets.verify_data(False, tr.current_hash())))
         cx.exporter = Tls12Exporter(secrets)
         cx.start_traffic()
-        _log.debug("server TLS 1.2 handshake complete (resumed=%s)", self.resuming)
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("server TLS 1.2 handshake complete (resumed=%s)", self.resuming)
         return ExpectTraffic(suite=neg.suite, refusals=0)
 
 
