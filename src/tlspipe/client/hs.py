@@ -443,7 +443,8 @@ class ExpectServerHello:
                 "ServerHello carries an extension not allowed there",
                 AlertDescription.unsupported_extension,
             )
-        reject_unknown_extensions(ext.unknown, "ServerHello")
+        if ext.unknown:
+            reject_unknown_extensions(ext.unknown, "ServerHello")
         ks = ext.key_share
         if ks is None:
             raise PeerMisbehaved(
@@ -454,7 +455,7 @@ class ExpectServerHello:
             raise PeerMisbehaved("server selected a version we did not offer")
         if ks.group != share.group:
             raise PeerMisbehaved("server key share is for a group we did not send")
-        psk = accepted_psk(h, ext.pre_shared_key, suite)
+        psk = None if ext.pre_shared_key is None else accepted_psk(h, ext.pre_shared_key, suite)
         shared = share.complete(ks.key_exchange)
         tr = h.transcript
         tr.start_hash(suite.hash_name)
@@ -479,7 +480,8 @@ class ExpectServerHello:
         cx.set_tls13_decrypter(suite, server_hs, keys=hs.server_handshake_keys())
         cx.version = ProtocolVersion.TLSv1_3
         cx.suite = suite
-        cx.kx_group = NamedGroup(share.group)
+        group = share.group  # a NamedGroup already, unless a provider gave a plain int
+        cx.kx_group = group if type(group) is NamedGroup else NamedGroup(group)
         cx.deframer.set_tls13()
         if _log.isEnabledFor(logging.DEBUG):
             _log.debug("client negotiated TLS 1.3 %s with %s", suite.suite.name, cx.kx_group.name)
