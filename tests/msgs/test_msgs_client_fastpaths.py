@@ -19,10 +19,16 @@ from tlspipe.msgs.codec import Reader
 from tlspipe.msgs.extensions import (
     HelloRetryExtensions,
     KeyShareEntry,
+    NewSessionTicketExtensions,
     ServerEncryptedExtensions,
     ServerExtensions,
 )
-from tlspipe.msgs.handshake import EncryptedExtensions
+from tlspipe.msgs.handshake import (
+    CertificateVerify,
+    EncryptedExtensions,
+    Finished,
+    NewSessionTicket13,
+)
 from tlspipe.msgs.hello import (
     HRR_RANDOM,
     HelloRetryRequest,
@@ -246,3 +252,128 @@ def test_encrypted_extensions_cache_is_bounded() -> None:
             )[4:]
         )
         assert len(hs_mod._EE_DECODED) <= hs_mod._EE_DECODED_MAX
+
+
+# -- NewSessionTicket (TLS 1.3): a ticket without extensions read in place ---------------------
+def _nst_outcome(fn: Any, body: bytes) -> tuple[str, Any, Any]:
+    r = Reader(body, "new_session_ticket")
+    try:
+        value = fn(r)
+        r.expect_empty()
+        return ("ok", value, None)
+    except DecodeError as e:
+        return ("error", str(e), e.alert)
+
+
+def _nst_same(body: bytes) -> None:
+    assert _nst_outcome(NewSessionTicket13.decode, body) == _nst_outcome(
+        NewSessionTicket13._decode_checked, body
+    )
+
+
+NST_SAMPLES = [
+    encode_handshake(
+        NewSessionTicket13(life, add, nonce, ticket, NewSessionTicketExtensions(**kw))
+    )[4:]
+    for life, add, nonce, ticket, kw in (
+        (7200, 0x12345678, b"\x00", os.urandom(120), {}),
+        (0, 0, b"", b"t", {}),
+        (0xFFFFFFFF, 0xFFFFFFFF, bytes(255), os.urandom(0xFFFF - 300), {}),
+        (7200, 1, b"\x01", os.urandom(64), {"early_data": 16384}),
+        (7200, 1, b"\x01", os.urandom(64), {"unknown": ((0x7777, b"x"),)}),
+    )
+]
+NST_BAD = [
+    b"",
+    bytes(8),
+    bytes(9),
+    bytes(10),
+    bytes(11),  # empty ticket
+    bytes(9) + b"\x00\x01t",  # no extensions vector
+    bytes(9) + b"\x00\x01t\x00",
+    bytes(9) + b"\x00\x01t\x00\x00\x00",  # trailing octet
+    bytes(9) + b"\x00\x02t\x00\x00",  # ticket cut
+    bytes(8) + b"\x05\x00\x00\x01t\x00\x00",  # nonce longer than the body
+    bytes(9) + b"\x00\x01t\x00\x02\x00\x00",  # extension list cut
+]
+
+
+@pytest.mark.parametrize("body", NST_SAMPLES + NST_BAD)
+def test_tickets_decode_as_the_checked_code(body: bytes) -> None:
+    _nst_same(body)
+
+
+def test_the_usual_ticket_takes_the_fast_path() -> None:
+    for body in NST_SAMPLES[:3]:
+        r = Reader(body)
+        assert NewSessionTicket13.decode(r) == NewSessionTicket13._decode_checked(Reader(body))
+        assert not r.any_left()
+    assert _nst_outcome(NewSessionTicket13.decode, NST_SAMPLES[3])[1].extensions.early_data
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(NST_SAMPLES[:2] + NST_SAMPLES[3:] + NST_BAD[5:]),
+    st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), min_size=1, max_size=3),
+    st.integers(0, 10_000),
+    st.binary(max_size=4),
+)
+def test_mutated_or_cut_tickets_fail_or_decode_alike(
+    body: bytes, edits: list[tuple[int, int]], at: int, extra: bytes
+) -> None:
+    b = bytearray(body)
+    for pos, val in edits:
+        b[pos % len(b)] = val
+    _nst_same(bytes(b))
+    at %= len(body) + 1
+    _nst_same(body[:at])
+    _nst_same(body[:at] + extra + body[at:])
+
+
+# -- CertificateVerify: a well-formed body read in place -----------------------------------------
+def _cv_same(body: bytes) -> None:
+    assert _nst_outcome(CertificateVerify.decode, body) == _nst_outcome(
+        CertificateVerify._decode_checked, body
+    )
+
+
+CV_SAMPLES = [
+    encode_handshake(CertificateVerify(alg, sig))[4:]
+    for alg, sig in ((0x0403, os.urandom(71)), (0x0804, os.urandom(256)), (0, b""))
+]
+CV_BAD = [b"", b"\x04", b"\x04\x03", b"\x04\x03\x00", b"\x04\x03\x00\x02x", b"\x04\x03\x00\x00x"]
+
+
+@pytest.mark.parametrize("body", CV_SAMPLES + CV_BAD)
+def test_certificate_verify_decodes_as_the_checked_code(body: bytes) -> None:
+    _cv_same(body)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(CV_SAMPLES),
+    st.lists(st.tuples(st.integers(0, 1_000), st.integers(0, 255)), min_size=1, max_size=3),
+    st.integers(0, 1_000),
+    st.binary(max_size=4),
+)
+def test_mutated_or_cut_certificate_verify_alike(
+    body: bytes, edits: list[tuple[int, int]], at: int, extra: bytes
+) -> None:
+    b = bytearray(body)
+    for pos, val in edits:
+        b[pos % len(b)] = val
+    _cv_same(bytes(b))
+    at %= len(body) + 1
+    _cv_same(body[:at])
+    _cv_same(body[:at] + extra + body[at:])
+
+
+@pytest.mark.parametrize("body", [b"", b"\x00", os.urandom(12), os.urandom(48)])
+def test_finished_decodes_the_whole_body(body: bytes) -> None:
+    raw = b"\x14" + len(body).to_bytes(3, "big") + body
+    if not body:
+        with pytest.raises(DecodeError, match="^Finished: empty verify_data$") as e:
+            decode_handshake(raw, tls13=True)
+        assert e.value.alert == 50  # decode_error
+    else:
+        assert decode_handshake(raw, tls13=True).body == Finished(body)

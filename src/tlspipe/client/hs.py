@@ -244,6 +244,16 @@ def _templated_hello(
     sid = h.session_id
     ticket = h.ticket_offer
     psks = h.psks
+    # the PSKs' part of the key and their encoded identities, in one loop (no comprehension)
+    psk_shape: tuple[tuple[int, int], ...] = ()
+    ids = b""
+    for p in psks:
+        psk_shape += ((len(p.identity), p.suite.hash_len),)
+        ids += (
+            len(p.identity).to_bytes(2, "big")
+            + p.identity
+            + p.obfuscated_ticket_age.to_bytes(4, "big")
+        )
     key = (
         sni,
         schemes,
@@ -251,20 +261,10 @@ def _templated_hello(
         len(sid),
         None if share is None else (share.group, len(share.public)),
         None if ticket is None else len(ticket),
-        tuple([(len(p.identity), p.suite.hash_len) for p in psks]) if psks else (),
+        psk_shape,
         h.early,
     )
     pub = b"" if share is None else share.public
-    ids = (
-        b"".join(
-            len(p.identity).to_bytes(2, "big")
-            + p.identity
-            + p.obfuscated_ticket_age.to_bytes(4, "big")
-            for p in psks
-        )
-        if psks
-        else b""
-    )
     values = (h.random, sid, pub, ticket or b"", ids)
     templates = cfg.hello_templates_
     tpl = templates.get(key)

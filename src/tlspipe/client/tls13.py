@@ -31,6 +31,7 @@ from ..msgs.handshake import (
     EndOfEarlyData,
     Finished,
     NewSessionTicket13,
+    encode_finished,
 )
 from ..msgs.message import encode_handshake
 from ..tls13common import (
@@ -318,7 +319,7 @@ class ExpectFinished:
             th = b""
         # Hash(ClientHello...server Finished) again when nothing was added since
         verify_data = traffic.client_finished_verify_data(th or tr.current_hash())
-        raw_fin = encode_handshake(Finished(verify_data=verify_data))
+        raw_fin = encode_finished(verify_data)  # encode_handshake(Finished(verify_data))
         tr.add(raw_fin)
         cx.send_handshake(raw_fin)
         cx.set_tls13_encrypter(self.suite, traffic.client_application_traffic_secret_0)
