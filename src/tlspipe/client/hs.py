@@ -244,6 +244,16 @@ def _templated_hello(
     sid = h.session_id
     ticket = h.ticket_offer
     psks = h.psks
+    # the PSKs' part of the key and their encoded identities, in one loop (no comprehension)
+    psk_shape: tuple[tuple[int, int], ...] = ()
+    ids = b""
+    for p in psks:
+        psk_shape += ((len(p.identity), p.suite.hash_len),)
+        ids += (
+            len(p.identity).to_bytes(2, "big")
+            + p.identity
+            + p.obfuscated_ticket_age.to_bytes(4, "big")
+        )
     key = (
         sni,
         schemes,
@@ -251,20 +261,10 @@ def _templated_hello(
         len(sid),
         None if share is None else (share.group, len(share.public)),
         None if ticket is None else len(ticket),
-        tuple([(len(p.identity), p.suite.hash_len) for p in psks]) if psks else (),
+        psk_shape,
         h.early,
     )
     pub = b"" if share is None else share.public
-    ids = (
-        b"".join(
-            len(p.identity).to_bytes(2, "big")
-            + p.identity
-            + p.obfuscated_ticket_age.to_bytes(4, "big")
-            for p in psks
-        )
-        if psks
-        else b""
-    )
     values = (h.random, sid, pub, ticket or b"", ids)
     templates = cfg.hello_templates_
     tpl = templates.get(key)
@@ -443,7 +443,8 @@ class ExpectServerHello:
                 "ServerHello carries an extension not allowed there",
                 AlertDescription.unsupported_extension,
             )
-        reject_unknown_extensions(ext.unknown, "ServerHello")
+        if ext.unknown:
+            reject_unknown_extensions(ext.unknown, "ServerHello")
         ks = ext.key_share
         if ks is None:
             raise PeerMisbehaved(
@@ -454,7 +455,7 @@ class ExpectServerHello:
             raise PeerMisbehaved("server selected a version we did not offer")
         if ks.group != share.group:
             raise PeerMisbehaved("server key share is for a group we did not send")
-        psk = accepted_psk(h, ext.pre_shared_key, suite)
+        psk = None if ext.pre_shared_key is None else accepted_psk(h, ext.pre_shared_key, suite)
         shared = share.complete(ks.key_exchange)
         tr = h.transcript
         tr.start_hash(suite.hash_name)
@@ -479,7 +480,8 @@ class ExpectServerHello:
         cx.set_tls13_decrypter(suite, server_hs, keys=hs.server_handshake_keys())
         cx.version = ProtocolVersion.TLSv1_3
         cx.suite = suite
-        cx.kx_group = NamedGroup(share.group)
+        group = share.group  # a NamedGroup already, unless a provider gave a plain int
+        cx.kx_group = group if type(group) is NamedGroup else NamedGroup(group)
         cx.deframer.set_tls13()
         if _log.isEnabledFor(logging.DEBUG):
             _log.debug("client negotiated TLS 1.3 %s with %s", suite.suite.name, cx.kx_group.name)

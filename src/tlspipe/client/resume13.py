@@ -87,15 +87,6 @@ class PskAccepted:
     psk: OfferedPsk
 
 
-def _now_ms(config: ClientConfig) -> float:
-    return config.time().timestamp() * 1000.0
-
-
-def _suite_for(config: ClientConfig, code: int) -> Tls13CipherSuite | None:
-    s = next((s for s in config.suites_ if int(s.suite) == code), None)
-    return s if isinstance(s, Tls13CipherSuite) else None
-
-
 def prepare_psks(config: ClientConfig, server_name: str) -> tuple[tuple[OfferedPsk, ...], bool]:
     """The PSKs to offer to ``server_name`` and whether to offer 0-RTT with the first.
 
@@ -110,8 +101,12 @@ def prepare_psks(config: ClientConfig, server_name: str) -> tuple[tuple[OfferedP
         if t is None:
             break
         if i == 0:  # the clock is read only when there is a ticket
-            now_ms = _now_ms(config)
-        suite = _suite_for(config, t.suite)
+            now_ms = config.time().timestamp() * 1000.0
+        suite = None
+        for s in config.suites_:  # the first suite with the ticket's code, if TLS 1.3
+            if s.suite == t.suite:
+                suite = s if isinstance(s, Tls13CipherSuite) else None
+                break
         age_ms = int(now_ms - t.received_at * 1000)
         if (
             suite is None
@@ -303,4 +298,5 @@ def store_ticket(
         server_cert_chain=cx.peer_certificates or (),
     )
     cfg.session_store.insert_tls13_ticket(h.server_name.text, value)
-    _log.debug("client stored a session ticket (lifetime %d s)", nst.ticket_lifetime)
+    if _log.isEnabledFor(logging.DEBUG):  # one call, not two, when debug is off
+        _log.debug("client stored a session ticket (lifetime %d s)", nst.ticket_lifetime)

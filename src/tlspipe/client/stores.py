@@ -203,16 +203,26 @@ class ClientSessionMemoryCache:
     def insert_tls13_ticket(self, server_name: str, value: Tls13ClientSessionValue) -> None:
         """Add a TLS 1.3 ticket (dropping the oldest beyond the per-server bound)."""
         with self._lock:
-            d = self._entry(server_name, True)
-            if d is not None:
-                d.tls13.append(value)
-                while len(d.tls13) > self._max_tickets:
-                    d.tls13.popleft()
+            # _entry(server_name, True), written out: once per ticket received
+            data = self._data
+            d = data.get(server_name)
+            if d is None:
+                d = data[server_name] = _ServerData()
+                while len(data) > self._max_servers:
+                    data.popitem(last=False)
+            data.move_to_end(server_name)
+            d.tls13.append(value)
+            while len(d.tls13) > self._max_tickets:
+                d.tls13.popleft()
 
     def take_tls13_ticket(self, server_name: str) -> Tls13ClientSessionValue | None:
         """Remove and return the newest TLS 1.3 ticket, or None."""
         with self._lock:
-            d = self._entry(server_name, False)
-            if d is None or not d.tls13:
+            # _entry(server_name, False), written out: once per handshake
+            d = self._data.get(server_name)
+            if d is None:
+                return None
+            self._data.move_to_end(server_name)
+            if not d.tls13:
                 return None
             return d.tls13.pop()

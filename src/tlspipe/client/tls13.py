@@ -31,6 +31,7 @@ from ..msgs.handshake import (
     EndOfEarlyData,
     Finished,
     NewSessionTicket13,
+    encode_finished,
 )
 from ..msgs.message import encode_handshake
 from ..tls13common import (
@@ -53,6 +54,10 @@ __all__ = [
 ]
 
 _log = logging.getLogger("tlspipe.client")
+
+#: What the server's CertificateVerify signs, before the transcript hash (RFC 8446 §4.4.3):
+#: ``signed_content(SERVER_CV_CONTEXT, hash)`` is this prefix + hash.
+_SERVER_CV_PREFIX = signed_content(SERVER_CV_CONTEXT, b"")
 
 
 def _take_quic_params(
@@ -99,7 +104,8 @@ class ExpectEncryptedExtensions:
         unknown = ee.unknown
         if cx.quic is not None:
             unknown = _take_quic_params(cx, unknown)
-        reject_unknown_extensions(unknown, "EncryptedExtensions")
+        if unknown:
+            reject_unknown_extensions(unknown, "EncryptedExtensions")
         pending = self.pending_client_hs
         if ee.early_data and pending is None:
             if self.hello.early:  # offered, but the server did not select PSK 0 (§4.2.10)
@@ -203,11 +209,12 @@ class ExpectCertificate:
         if not cert.certificate_list:
             raise DecodeError("server sent an empty certificate list")
         for entry in cert.certificate_list:
-            reject_unknown_extensions(entry.extensions.unknown, "CertificateEntry")
+            if entry.extensions.unknown:
+                reject_unknown_extensions(entry.extensions.unknown, "CertificateEntry")
         # We always ask for a stapled OCSP response and SCTs (RFC 8446 §4.4.2.1); only the
         # end-entity's are used.
         leaf_ext = cert.certificate_list[0].extensions
-        chain = tuple(e.cert_data for e in cert.certificate_list)
+        chain = tuple([e.cert_data for e in cert.certificate_list])
         cx.peer_certificates = chain
         cx.peer_ocsp_response = leaf_ext.status_request
         cx.peer_sct_list = leaf_ext.signed_certificate_timestamp
@@ -251,7 +258,7 @@ class ExpectCertificateVerify:
             h.config.time(),
             sct_list=cx.peer_sct_list,
         )
-        message = signed_content(SERVER_CV_CONTEXT, h.transcript.current_hash())
+        message = _SERVER_CV_PREFIX + h.transcript.current_hash()  # signed_content()
         sig_ok: HandshakeSignatureValid = verifier.verify_tls13_signature(
             message, self.chain[0], cv.algorithm, cv.signature
         )
@@ -312,7 +319,7 @@ class ExpectFinished:
             th = b""
         # Hash(ClientHello...server Finished) again when nothing was added since
         verify_data = traffic.client_finished_verify_data(th or tr.current_hash())
-        raw_fin = encode_handshake(Finished(verify_data=verify_data))
+        raw_fin = encode_finished(verify_data)  # encode_handshake(Finished(verify_data))
         tr.add(raw_fin)
         cx.send_handshake(raw_fin)
         cx.set_tls13_encrypter(self.suite, traffic.client_application_traffic_secret_0)
@@ -323,7 +330,8 @@ class ExpectFinished:
         )
         cx.exporter = Tls13Exporter(traffic)
         cx.start_traffic()
-        _log.debug("client handshake complete")
+        if _log.isEnabledFor(logging.DEBUG):  # one call, not two, when debug is off
+            _log.debug("client handshake complete")
         # the resumption master secret is derived when a ticket arrives (if one does)
         return ExpectTraffic(hello=h, suite=self.suite, traffic=traffic)
 

@@ -10,6 +10,7 @@ Imports only ``errors``, ``enums`` and ``msgs.codec`` / ``msgs.extensions``.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
@@ -87,9 +88,25 @@ class EncryptedExtensions:
         Raises:
             DecodeError: malformed, trailing bytes or duplicate extension (alert decode_error).
         """
-        exts = ServerEncryptedExtensions.decode(r)
+        # A server sends the same (public) EncryptedExtensions every handshake: bodies that
+        # decoded are remembered (bounded), each a frozen value.
+        buf, p, end = r.span()
+        body = buf[p:end]
+        hit = _EE_DECODED.get(body)
+        if hit is not None and type(hit) is cls:
+            r.take_window()
+            return hit
+        ee = cls(ServerEncryptedExtensions.decode(r))
         r.expect_empty()
-        return cls(exts)
+        if len(_EE_DECODED) >= _EE_DECODED_MAX:
+            _EE_DECODED.clear()
+        _EE_DECODED[body] = ee
+        return ee
+
+
+#: EncryptedExtensions bodies → their decoding (see :meth:`EncryptedExtensions.decode`).
+_EE_DECODED: dict[bytes, EncryptedExtensions] = {}
+_EE_DECODED_MAX = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,6 +336,17 @@ class CertificateVerify:
         Raises:
             DecodeError: malformed or trailing bytes (alert decode_error).
         """
+        # Fast path: a well-formed body read in place; anything else (a cut or overlong
+        # signature, trailing bytes) takes the checked path and its errors.
+        buf, p, end = r.span()
+        if p + 4 <= end and p + 4 + ((buf[p + 2] << 8) | buf[p + 3]) == end:
+            r.take_window()
+            return cls((buf[p] << 8) | buf[p + 1], buf[p + 4 : end])
+        return cls._decode_checked(r)
+
+    @classmethod
+    def _decode_checked(cls, r: Reader) -> Self:
+        """:meth:`decode` by the Reader, every field checked (any input)."""
         alg = r.u16()
         sig = r.vec16(0, 0xFFFF, "signature")
         r.expect_empty()
@@ -478,9 +506,10 @@ class Finished:
         Raises:
             DecodeError: empty body (alert decode_error).
         """
-        if not r.any_left():
+        buf, p, end = r.take_window()  # the whole body, in one call
+        if p == end:
             raise DecodeError("Finished: empty verify_data")
-        return cls(r.rest())
+        return cls(buf[p:end])
 
 
 @dataclass(frozen=True, slots=True)
@@ -550,6 +579,27 @@ class NewSessionTicket13:
         Raises:
             DecodeError: malformed, trailing bytes or duplicate extension (alert decode_error).
         """
+        # Fast path: a ticket without extensions (the usual one) read in place; anything
+        # else (extensions, malformed or cut input) takes the checked path and its errors.
+        buf, p, end = r.span()
+        if p + 11 <= end:
+            q = p + 9 + buf[p + 8]  # after lifetime, age_add and ticket_nonce
+            if q + 2 <= end:
+                t = q + 2 + ((buf[q] << 8) | buf[q + 1])  # after ticket
+                if t > q + 2 and t + 2 == end and not buf[t] and not buf[t + 1]:
+                    r.take_window()
+                    return cls(
+                        _U32(buf, p)[0],
+                        _U32(buf, p + 4)[0],
+                        buf[p + 9 : q],
+                        buf[q + 2 : t],
+                        _NO_NST_EXTENSIONS,
+                    )
+        return cls._decode_checked(r)
+
+    @classmethod
+    def _decode_checked(cls, r: Reader) -> Self:
+        """:meth:`decode` by the Reader, every field checked (any input)."""
         lifetime = r.u32()
         age_add = r.u32()
         nonce = r.vec8(0, 0xFF, "ticket_nonce")
@@ -557,6 +607,11 @@ class NewSessionTicket13:
         exts = NewSessionTicketExtensions.decode(r)
         r.expect_empty()
         return cls(lifetime, age_add, nonce, ticket, exts)
+
+
+#: The (shared, frozen) container a ticket without extensions decodes to.
+_NO_NST_EXTENSIONS = NewSessionTicketExtensions.decode(Reader(b"\x00\x00"))
+_U32 = struct.Struct("!I").unpack_from
 
 
 @dataclass(frozen=True, slots=True)

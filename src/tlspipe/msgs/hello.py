@@ -12,12 +12,18 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, replace
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 from ..enums import AlertDescription, HandshakeType
 from ..errors import DecodeError, InternalError
 from .codec import Reader, put_u8, put_u16, put_vec8
-from .extensions import ClientExtensions, HelloRetryExtensions, OfferedPsks, ServerExtensions
+from .extensions import (
+    ClientExtensions,
+    HelloRetryExtensions,
+    KeyShareEntry,
+    OfferedPsks,
+    ServerExtensions,
+)
 
 __all__ = [
     "DOWNGRADE_TLS11",
@@ -324,6 +330,68 @@ def decode_server_hello(r: Reader) -> ServerHello | HelloRetryRequest:
     Raises:
         DecodeError: as :meth:`ServerHello.decode` / :meth:`HelloRetryRequest.decode`.
     """
+    fast = _fast_server_hello13(r)
+    if fast is not None:
+        return fast
+    return _decode_server_hello_checked(r)
+
+
+# The extensions a TLS 1.3 ServerHello carries (RFC 8446 §4.1.3), by type: the field name.
+_FAST_SH_EXTENSIONS = {0x0029: "pre_shared_key", 0x0033: "key_share", 0x002B: "supported_versions"}
+
+
+def _fast_server_hello13(r: Reader) -> ServerHello | None:
+    """The ServerHello in ``r`` (consumed) when it is the usual TLS 1.3 shape: not a
+    HelloRetryRequest, a session ID of at most 32 octets and a non-empty extension list of
+    only pre_shared_key, key_share and supported_versions, each once and well formed.
+    Anything else (other extensions, any malformed or cut input) gives None with ``r``
+    untouched, for the checked decoder and its errors.  Called once per handshake: read in
+    place, without a Reader per field (the same values as the checked code)."""
+    buf, p, end = r.span()
+    x = p + 35
+    if x > end:
+        return None
+    sid_len = buf[p + 34]
+    x += sid_len + 5  # after session ID, cipher_suite, compression and the list length
+    if sid_len > 32 or x > end or x + ((buf[x - 2] << 8) | buf[x - 1]) != end or x == end:
+        return None
+    random = buf[p + 2 : p + 34]
+    if random == HRR_RANDOM:
+        return None
+    values: dict[str, Any] = {}
+    while x < end:
+        if x + 4 > end:
+            return None
+        name = _FAST_SH_EXTENSIONS.get((buf[x] << 8) | buf[x + 1])
+        n = (buf[x + 2] << 8) | buf[x + 3]
+        x += 4
+        if name is None or name in values or x + n > end:
+            return None
+        if name == "key_share":
+            # KeyShareEntry: group, key_exchange<1..2^16-1>, nothing after it
+            if n < 5 or (buf[x + 2] << 8) | buf[x + 3] != n - 4:
+                return None
+            values[name] = KeyShareEntry((buf[x] << 8) | buf[x + 1], buf[x + 4 : x + n])
+        else:
+            if n != 2:
+                return None
+            values[name] = (buf[x] << 8) | buf[x + 1]
+        x += n
+    r.take_window()
+    q = p + 35 + sid_len
+    exts = ServerExtensions(**values)
+    return ServerHello(
+        (buf[p] << 8) | buf[p + 1],
+        random,
+        buf[p + 35 : q],
+        (buf[q] << 8) | buf[q + 1],
+        buf[q + 2],
+        exts,
+    )
+
+
+def _decode_server_hello_checked(r: Reader) -> ServerHello | HelloRetryRequest:
+    """:func:`decode_server_hello` by the Reader, every field checked (any input)."""
     version, random, session_id, suite, compression = _read_server_hello_prefix(r)
     if random == HRR_RANDOM:
         return HelloRetryRequest._rest(r, version, session_id, suite, compression)

@@ -159,8 +159,26 @@ def _san_names(cert: x509.Certificate) -> list[str]:
     return names
 
 
+_SUBJECTS: dict[str, xv.Subject] = {}
+
+
 def _server_subject(server_name: str) -> xv.Subject:
-    """The verification subject for ``server_name``: an IP literal or a DNS name."""
+    """The verification subject for ``server_name``: an IP literal or a DNS name (kept per
+    name, bounded: a client verifies the same few names again and again).
+
+    Raises:
+        InvalidCertificate: not a valid DNS name or IP address (never remembered).
+    """
+    hit = _SUBJECTS.get(server_name)
+    if hit is None:
+        hit = _server_subject_uncached(server_name)
+        if len(_SUBJECTS) >= 256:
+            _SUBJECTS.clear()
+        _SUBJECTS[server_name] = hit
+    return hit
+
+
+def _server_subject_uncached(server_name: str) -> xv.Subject:
     name = server_name.strip()
     if name.startswith("[") and name.endswith("]"):
         name = name[1:-1]
@@ -353,7 +371,8 @@ class _HandshakeSignatures:
                 allowed in TLS 1.3 or not fitting the key (``illegal_parameter``).
             InvalidCertificate: ``cert`` does not parse.
         """
-        _check_offered(scheme, self._schemes)
+        if scheme not in self._schemes:
+            _check_offered(scheme, self._schemes)  # raises
         return verify_tls13_signature(message, cert, scheme, signature)
 
     def supported_verify_schemes(self) -> tuple[SignatureScheme, ...]:
@@ -462,7 +481,8 @@ class WebPkiServerVerifier(_HandshakeSignatures):
                 ``unsupported_certificate``), ``BAD_SIGNATURE`` (``decrypt_error``),
                 ``UNKNOWN_ISSUER`` (``unknown_ca``) and the like.
         """
-        now = _utc(now)
+        if now.tzinfo is not dt.UTC:  # config.time() gives UTC already
+            now = _utc(now)
         key = (bytes(end_entity), tuple(map(bytes, intermediates)), server_name)
         cache = self._cache
         store = self._roots.to_store()
@@ -509,7 +529,8 @@ class WebPkiServerVerifier(_HandshakeSignatures):
                 while len(cache) >= self._cache_size:
                     cache.pop(next(iter(cache)))  # least recently used
                 cache[key] = entry
-        _log.debug("server certificate verified for %r", server_name)
+        if _log.isEnabledFor(logging.DEBUG):  # one call, not two, when debug is off
+            _log.debug("server certificate verified for %r", server_name)
         return ServerCertVerified.assertion()
 
 
