@@ -83,30 +83,14 @@ class EncryptedExtensions:
 
     @classmethod
     def decode(cls, r: Reader) -> Self:
-        """Read the body.
+        """Read the body (a repeated list comes from the container's bounded cache).
 
         Raises:
             DecodeError: malformed, trailing bytes or duplicate extension (alert decode_error).
         """
-        # A server sends the same (public) EncryptedExtensions every handshake: bodies that
-        # decoded are remembered (bounded), each a frozen value.
-        buf, p, end = r.span()
-        body = buf[p:end]
-        hit = _EE_DECODED.get(body)
-        if hit is not None and type(hit) is cls:
-            r.take_window()
-            return hit
         ee = cls(ServerEncryptedExtensions.decode(r))
         r.expect_empty()
-        if len(_EE_DECODED) >= _EE_DECODED_MAX:
-            _EE_DECODED.clear()
-        _EE_DECODED[body] = ee
         return ee
-
-
-#: EncryptedExtensions bodies → their decoding (see :meth:`EncryptedExtensions.decode`).
-_EE_DECODED: dict[bytes, EncryptedExtensions] = {}
-_EE_DECODED_MAX = 16
 
 
 @dataclass(frozen=True, slots=True)
