@@ -269,6 +269,21 @@ def test_remembered_blocks_with_other_bodies_decode_alike(
     _same(bytes(b))
 
 
+def test_remembered_blocks_are_bounded() -> None:
+    """Peers choose the blocks: at most 64 are kept, none over 2 KiB (outside the cut bodies)."""
+    from tlspipe.msgs import hello
+
+    for i in range(300):
+        _new(_hello(server_name=b"h%d.example" % i))
+        _new(_hello(unknown=((0xFAFA, bytes(i % 7)),)))
+        assert sum(map(len, hello._CH_LAYOUTS.values())) <= 64
+        assert len(hello._CH_LAYOUTS) <= 16
+    hello._CH_LAYOUTS.clear()
+    big = _hello(unknown=((0xFAFA, bytes(3000)),))
+    _same(big)
+    assert not hello._CH_LAYOUTS
+
+
 def test_length_fields_at_their_bounds() -> None:
     """Every 1- and 2-octet length field of a PSK ClientHello set to values around its
     bounds and the real one."""

@@ -143,6 +143,8 @@ _NO_EXTS = ClientExtensions()
 # the same cuts has the same headers at the same places, so everything but the cut bodies
 # decodes as before: only those are decoded (with the readers and errors of
 # ClientExtensions.decode), instead of walking every extension's codec.
+#: Blocks are remembered only up to this many octets (outside the cut bodies), 64 in all.
+_CH_KEY_MAX = 2048
 _CH_LAYOUTS: dict[tuple[int, tuple[tuple[int, int, int], ...]], dict[bytes, dict[str, Any]]] = {}
 _CH_VARIABLE = {
     f.typ: f
@@ -196,12 +198,12 @@ def _client_extensions(buf: bytes, e: int, end: int, what: str) -> ClientExtensi
             last = pos
     if pos == end:  # (it decoded, so this holds)
         parts.append(buf[last:end])
-        if len(_CH_LAYOUTS) >= 16:
-            _CH_LAYOUTS.clear()
-        known = _CH_LAYOUTS.setdefault((n, tuple(found)), {})
-        if len(known) >= 64:
-            known.clear()
-        known[b"".join(parts)] = {name: getattr(exts, name) for name in _CH_FIXED_NAMES}
+        key = b"".join(parts)
+        if len(key) <= _CH_KEY_MAX:  # a peer can make us keep at most ~64 × 2 × 2 KiB
+            if len(_CH_LAYOUTS) >= 16 or sum(map(len, _CH_LAYOUTS.values())) >= 64:
+                _CH_LAYOUTS.clear()
+            known = _CH_LAYOUTS.setdefault((n, tuple(found)), {})
+            known[key] = {name: getattr(exts, name) for name in _CH_FIXED_NAMES}
     return exts
 
 
