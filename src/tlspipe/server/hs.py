@@ -108,7 +108,7 @@ _HOST_NAME = re.compile(r"[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*")
 
 
 # Raw server_name → its checked host name: a server sees the same few names again and again
-# (bounded; only names that passed the checks).
+# (bounded: 256 names of at most 255 octets; only names that passed the checks).
 _SNI_NAMES: dict[bytes, str] = {}
 
 
@@ -120,9 +120,10 @@ def _sni(ch: ClientHello) -> str | None:
     if name is not None:
         return name
     name = _check_sni(raw)
-    if len(_SNI_NAMES) >= 256:
-        _SNI_NAMES.clear()
-    _SNI_NAMES[raw] = name
+    if len(raw) <= 255:  # (a DNS name's longest; a peer may send longer ones)
+        if len(_SNI_NAMES) >= 256:
+            _SNI_NAMES.clear()
+        _SNI_NAMES[raw] = name
     return name
 
 
