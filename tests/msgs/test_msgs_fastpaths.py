@@ -284,6 +284,35 @@ def test_remembered_blocks_are_bounded() -> None:
     assert not hello._CH_LAYOUTS
 
 
+def test_remembered_blocks_under_threads() -> None:
+    """Threads decoding hellos of many layouts at once (some adding, some clearing the memory)
+    never see anything but their own hello's value."""
+    import sys
+    import threading
+
+    errors: list[str] = []
+
+    def work(k: int) -> None:
+        try:
+            for i in range(3000):
+                raw = _hello(unknown=((0xFAFA, bytes((i + k) % 40)),))
+                assert _new(raw) == _ref_client_hello(raw)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(repr(e))
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert errors == []
+
+
 def test_length_fields_at_their_bounds() -> None:
     """Every 1- and 2-octet length field of a PSK ClientHello set to values around its
     bounds and the real one."""

@@ -163,7 +163,8 @@ def _client_extensions(buf: bytes, e: int, end: int, what: str) -> ClientExtensi
     """The ClientHello's extension vector at ``buf[e:end]`` (all of the rest of the body):
     the value and errors of ``ClientExtensions.decode`` followed by ``expect_empty``."""
     n = end - e
-    for layout, known in _CH_LAYOUTS.items():
+    # A snapshot (made in C, atomic under the GIL): another thread may add or clear layouts.
+    for layout, known in tuple(_CH_LAYOUTS.items()):
         if layout[0] != n:
             continue
         cuts = layout[1]
