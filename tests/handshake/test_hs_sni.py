@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
+
 import pytest
 
 import tlspipe
 from helpers import Pair, certified_key, client_config, make_pair
 from tlspipe.enums import AlertDescription, ContentType, HandshakeType
+from tlspipe.errors import PeerMisbehaved
 from tlspipe.msgs.message import decode_handshake
+from tlspipe.server import hs
 
 
 def _sni_server(pki, default=None):
@@ -130,3 +135,24 @@ def test_server_name_syntax(raw, want):
         assert ei.value.alert == AlertDescription.decode_error
     else:
         assert _sni(ch) == want
+
+
+def test_server_checks_sni_names_once_but_always_alike() -> None:
+    """The server remembers checked names (bounded, short names only): a repeat gives the same
+    name, an invalid name fails every time, a long valid name is checked and not kept."""
+
+    def ch(raw: bytes) -> Any:
+        return SimpleNamespace(extensions=SimpleNamespace(server_name=raw))
+
+    assert hs._sni(ch(b"Example.COM.")) == hs._sni(ch(b"Example.COM.")) == "example.com"
+    for _ in range(2):
+        with pytest.raises(PeerMisbehaved, match="not a valid host name"):
+            hs._sni(ch(b"bad name"))
+        with pytest.raises(PeerMisbehaved, match="not ASCII"):
+            hs._sni(ch(b"caf\xc3\xa9"))
+    long = b".".join([b"a" * 60] * 8)
+    assert hs._sni(ch(long)) == long.decode()
+    assert long not in hs._SNI_NAMES
+    for i in range(600):
+        hs._sni(ch(b"h%d.example" % i))
+        assert len(hs._SNI_NAMES) <= 256

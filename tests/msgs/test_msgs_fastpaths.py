@@ -207,6 +207,116 @@ def test_cut_or_grown_hellos_fail_or_decode_alike(raw: bytes, at: int, extra: by
     _same(_fix_header(body[:at] + extra + body[at:]))
 
 
+# -- remembered extension blocks (msgs.hello._client_extensions) ---------------------------------
+REMEMBERED = [
+    *SAMPLES,
+    _hello(session_ticket=os.urandom(100)),
+    _hello(session_ticket=b"", pre_shared_key=PSK),
+]
+
+
+def _variable_spans(raw: bytes) -> list[tuple[int, int]]:
+    """Where the key_share, pre_shared_key and session_ticket bodies of ``raw`` are."""
+    p = 4 + 34
+    p += 1 + raw[p]
+    p += 2 + int.from_bytes(raw[p : p + 2], "big")
+    p += 1 + raw[p]
+    p += 2
+    spans = []
+    while p + 4 <= len(raw):
+        typ = int.from_bytes(raw[p : p + 2], "big")
+        n = int.from_bytes(raw[p + 2 : p + 4], "big")
+        if typ in (51, 41, 35):
+            spans.append((p + 4, p + 4 + n))
+        p += 4 + n
+    return spans
+
+
+@pytest.mark.parametrize("raw", [r for r in REMEMBERED if _variable_spans(r)])
+def test_a_remembered_block_decodes_only_the_variable_bodies(
+    raw: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a block decoded, a block with other bytes in those bodies skips the container's
+    decoder (and decodes as the checked code does)."""
+    _same(raw)
+    start, stop = next((a, b) for a, b in _variable_spans(raw) if b > a)
+    changed = bytearray(raw)
+    changed[stop - 1] ^= 0x55
+    monkeypatch.setattr(ClientExtensions, "decode", None)
+    _same(bytes(changed))
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(REMEMBERED),
+    st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), min_size=1, max_size=3),
+    st.booleans(),
+)
+def test_remembered_blocks_with_other_bodies_decode_alike(
+    raw: bytes, edits: list[tuple[int, int]], anywhere: bool
+) -> None:
+    """Bodies of key_share / pre_shared_key / session_ticket changed (same length: the
+    remembered layout) in a block decoded before: the same values, errors and alerts as the
+    checked code; and edits anywhere else (a block not remembered) too."""
+    _same(raw)  # remember it
+    spans = _variable_spans(raw)
+    positions = (
+        list(range(4, len(raw)))
+        if anywhere or not spans
+        else [i for a, b in spans for i in range(a, b)]
+    )
+    if not positions:
+        return
+    b = bytearray(raw)
+    for pos, val in edits:
+        b[positions[pos % len(positions)]] = val
+    _same(bytes(b))
+
+
+def test_remembered_blocks_are_bounded() -> None:
+    """Peers choose the blocks: at most 64 are kept, none over 2 KiB (outside the cut bodies)."""
+    from tlspipe.msgs import hello
+
+    for i in range(300):
+        _new(_hello(server_name=b"h%d.example" % i))
+        _new(_hello(unknown=((0xFAFA, bytes(i % 7)),)))
+        assert sum(map(len, hello._CH_LAYOUTS.values())) <= 64
+        assert len(hello._CH_LAYOUTS) <= 16
+    hello._CH_LAYOUTS.clear()
+    big = _hello(unknown=((0xFAFA, bytes(3000)),))
+    _same(big)
+    assert not hello._CH_LAYOUTS
+
+
+def test_remembered_blocks_under_threads() -> None:
+    """Threads decoding hellos of many layouts at once (some adding, some clearing the memory)
+    never see anything but their own hello's value."""
+    import sys
+    import threading
+
+    errors: list[str] = []
+
+    def work(k: int) -> None:
+        try:
+            for i in range(3000):
+                raw = _hello(unknown=((0xFAFA, bytes((i + k) % 40)),))
+                assert _new(raw) == _ref_client_hello(raw)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(repr(e))
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert errors == []
+
+
 def test_length_fields_at_their_bounds() -> None:
     """Every 1- and 2-octet length field of a PSK ClientHello set to values around its
     bounds and the real one."""

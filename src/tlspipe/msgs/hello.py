@@ -11,10 +11,10 @@ Imports only ``errors``, ``enums`` and ``msgs.codec`` / ``msgs.extensions``.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any, ClassVar, Self
 
-from ..enums import AlertDescription, HandshakeType
+from ..enums import AlertDescription, ExtensionType, HandshakeType
 from ..errors import DecodeError, InternalError
 from .codec import Reader, put_u8, put_u16, put_vec8
 from .extensions import (
@@ -102,9 +102,7 @@ class ClientHello:
                 if n >= 2 and not n & 1 and c < end and buf[c] >= 1 and c + 1 + buf[c] <= end:
                     e = c + 1 + buf[c]
                     r.take_window()
-                    rest = Reader.window(buf, e, end, r.what)
-                    exts = ClientExtensions.decode(rest) if e < end else ClientExtensions()
-                    rest.expect_empty()
+                    exts = _client_extensions(buf, e, end, r.what) if e < end else _NO_EXTS
                     return cls(
                         (buf[p] << 8) | buf[p + 1],
                         buf[p + 2 : p + 34],
@@ -140,6 +138,87 @@ class ClientHello:
             raise InternalError("with_binders on a ClientHello without pre_shared_key")
         exts = replace(self.extensions, pre_shared_key=OfferedPsks(psk.identities, binders))
         return replace(self, extensions=exts)
+
+
+_NO_EXTS = ClientExtensions()
+# A client sends the same extension block on every handshake but for the bodies of
+# key_share, pre_shared_key and (TLS 1.2) session_ticket.  A block that decoded is
+# remembered by its layout (its length and where those bodies are) and its bytes with those
+# bodies cut out, as the other fields' keyword arguments (public values only, never a key
+# share, PSK or ticket; bounded).  A later block with the same length, the same bytes outside
+# the same cuts has the same headers at the same places, so everything but the cut bodies
+# decodes as before: only those are decoded (with the readers and errors of
+# ClientExtensions.decode), instead of walking every extension's codec.
+#: Blocks are remembered only up to this many octets (outside the cut bodies), 64 in all.
+_CH_KEY_MAX = 2048
+_CH_LAYOUTS: dict[tuple[int, tuple[tuple[int, int, int], ...]], dict[bytes, dict[str, Any]]] = {}
+_CH_VARIABLE = {
+    f.typ: f
+    for f in ClientExtensions._FIELDS  # the container's own field table
+    if f.typ
+    in (ExtensionType.key_share, ExtensionType.pre_shared_key, ExtensionType.session_ticket)
+}
+_CH_FIXED_NAMES = tuple(
+    f.name
+    for f in fields(ClientExtensions)
+    if f.name not in {v.name for v in _CH_VARIABLE.values()}
+)
+
+
+def _client_extensions(buf: bytes, e: int, end: int, what: str) -> ClientExtensions:
+    """The ClientHello's extension vector at ``buf[e:end]`` (all of the rest of the body):
+    the value and errors of ``ClientExtensions.decode`` followed by ``expect_empty``."""
+    n = end - e
+    # A snapshot (made in C, atomic under the GIL): another thread may add or clear layouts.
+    for layout, known in tuple(_CH_LAYOUTS.items()):
+        if layout[0] != n:
+            continue
+        cuts = layout[1]
+        parts: list[bytes] = []
+        last = e
+        for _typ, start, stop in cuts:
+            parts.append(buf[last : e + start])
+            last = e + stop
+        parts.append(buf[last:end])
+        fixed = known.get(b"".join(parts))
+        if fixed is not None:
+            values: dict[str, Any] = {}
+            for typ, start, stop in cuts:
+                f = _CH_VARIABLE[typ]
+                body = Reader.window(buf, e + start, e + stop, f"extension {typ}")
+                values[f.name] = f.dec(body)
+                body.expect_empty()
+            return ClientExtensions(**fixed, **values)
+    # Not seen: find this block's layout by its headers, decode it all, remember it.
+    exts = _decode_client_extensions(buf, e, end, what)
+    pos = e + 2
+    found: list[tuple[int, int, int]] = []
+    parts = []
+    last = e
+    while pos + 4 <= end:
+        typ = (buf[pos] << 8) | buf[pos + 1]
+        start = pos + 4
+        pos = start + ((buf[pos + 2] << 8) | buf[pos + 3])
+        if typ in _CH_VARIABLE:
+            found.append((typ, start - e, pos - e))
+            parts.append(buf[last:start])
+            last = pos
+    if pos == end:  # (it decoded, so this holds)
+        parts.append(buf[last:end])
+        key = b"".join(parts)
+        if len(key) <= _CH_KEY_MAX:  # a peer can make us keep at most ~64 × 2 × 2 KiB
+            if len(_CH_LAYOUTS) >= 16 or sum(map(len, _CH_LAYOUTS.values())) >= 64:
+                _CH_LAYOUTS.clear()
+            known = _CH_LAYOUTS.setdefault((n, tuple(found)), {})
+            known[key] = {name: getattr(exts, name) for name in _CH_FIXED_NAMES}
+    return exts
+
+
+def _decode_client_extensions(buf: bytes, e: int, end: int, what: str) -> ClientExtensions:
+    rest = Reader.window(buf, e, end, what)
+    exts = ClientExtensions.decode(rest)
+    rest.expect_empty()
+    return exts
 
 
 def _read_server_hello_prefix(r: Reader) -> tuple[int, bytes, bytes, int, int]:

@@ -7,13 +7,14 @@ A frozen, keyword-only dataclass validated when built.  It needs a certificate: 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from ..config import DEFAULT_BUFFER_LIMIT, derive_common
 from ..crypto.default import default_provider
-from ..crypto.provider import CryptoProvider, KxGroup, SupportedCipherSuite
+from ..crypto.provider import CryptoProvider, KxGroup, SupportedCipherSuite, Tls13CipherSuite
 from ..crypto.sign import CertifiedKey
 from ..enums import CipherSuite, NamedGroup, ProtocolVersion
 from ..errors import ConfigError
@@ -108,9 +109,24 @@ class ServerConfig:
     suites_: tuple[SupportedCipherSuite, ...] = field(init=False, repr=False, compare=False)
     groups_: tuple[KxGroup, ...] = field(init=False, repr=False, compare=False)
     resolver_: ResolvesServerCert = field(init=False, repr=False, compare=False)
+    #: The TLS 1.3 suites of ``suites_`` (in order), and every suite of ``suites_`` by wire
+    #: code: looked up on each ClientHello / PSK.
+    tls13_suites_: tuple[Tls13CipherSuite, ...] = field(init=False, repr=False, compare=False)
+    suite_by_code_: Mapping[int, SupportedCipherSuite] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         derive_common(self)
+        object.__setattr__(
+            self,
+            "tls13_suites_",
+            tuple(s for s in self.suites_ if isinstance(s, Tls13CipherSuite)),
+        )
+        by_code: dict[int, SupportedCipherSuite] = {}
+        for s in self.suites_:
+            by_code.setdefault(int(s.suite), s)
+        object.__setattr__(self, "suite_by_code_", MappingProxyType(by_code))
         self._check_psk_fields()
         no_cert = self.certified_key is None and self.cert_resolver is None
         if no_cert and self.external_psks:

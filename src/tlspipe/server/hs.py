@@ -107,10 +107,27 @@ def _choose_version(cfg: ServerConfig, ch: ClientHello) -> ProtocolVersion:
 _HOST_NAME = re.compile(r"[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*")
 
 
+# Raw server_name → its checked host name: a server sees the same few names again and again
+# (bounded: 256 names of at most 255 octets; only names that passed the checks).
+_SNI_NAMES: dict[bytes, str] = {}
+
+
 def _sni(ch: ClientHello) -> str | None:
     raw = ch.extensions.server_name
     if raw is None:
         return None
+    name = _SNI_NAMES.get(raw)
+    if name is not None:
+        return name
+    name = _check_sni(raw)
+    if len(raw) <= 255:  # (a DNS name's longest; a peer may send longer ones)
+        if len(_SNI_NAMES) >= 256:
+            _SNI_NAMES.clear()
+        _SNI_NAMES[raw] = name
+    return name
+
+
+def _check_sni(raw: bytes) -> str:
     try:
         name = raw.decode("ascii")
     except UnicodeDecodeError:
@@ -124,11 +141,10 @@ def _sni(ch: ClientHello) -> str | None:
 def _select13(cfg: ServerConfig, ch: ClientHello, retry: Retry | None) -> Selection:
     ext = ch.extensions
     offered = set(ch.cipher_suites)
-    suite = next(
-        (s for s in cfg.suites_ if isinstance(s, Tls13CipherSuite) and int(s.suite) in offered),
-        None,
-    )
-    if suite is None:
+    for suite in cfg.tls13_suites_:  # our first TLS 1.3 suite the client offers
+        if suite.suite in offered:
+            break
+    else:
         raise PeerIncompatible("no TLS 1.3 cipher suite in common")
     peek = None
     if ext.pre_shared_key is not None:
@@ -137,13 +153,7 @@ def _select13(cfg: ServerConfig, ch: ClientHello, retry: Retry | None) -> Select
         want = peek.hash_name if peek is not None else None
         if want is not None and suite.hash_name != want:
             suite = next(
-                (
-                    s
-                    for s in cfg.suites_
-                    if isinstance(s, Tls13CipherSuite)
-                    and int(s.suite) in offered
-                    and s.hash_name == want
-                ),
+                (s for s in cfg.tls13_suites_ if s.suite in offered and s.hash_name == want),
                 suite,
             )
     if retry is not None and suite is not retry.suite:
@@ -175,11 +185,14 @@ def _select13(cfg: ServerConfig, ch: ClientHello, retry: Retry | None) -> Select
             ext.cookie is None or not hmac.compare_digest(ext.cookie, retry.cookie)
         ):
             raise PeerMisbehaved("ClientHello2 did not echo our cookie")
-    group = next((g for g in cfg.groups_ if int(g.name) in shares), None)
+    group = None
     client_share = None
-    if group is not None:
-        client_share = shares[int(group.name)]
-    else:
+    for g in cfg.groups_:  # our first group the client sent a share for
+        client_share = shares.get(g.name)
+        if client_share is not None:
+            group = g
+            break
+    if group is None:
         group = next((g for g in cfg.groups_ if int(g.name) in ext.supported_groups), None)
         if group is None:
             raise PeerIncompatible("no key exchange group in common")

@@ -212,7 +212,7 @@ def choose_psk(
     if PskKeyExchangeMode.psk_dhe_ke not in ext.psk_key_exchange_modes:
         return None  # we only do psk_dhe_ke (forward secrecy)
     now_ms = _now_ms(cfg)
-    externals = {p.identity: p for p in cfg.external_psks}
+    externals = {p.identity: p for p in cfg.external_psks} if cfg.external_psks else {}
     verifier = cfg.client_verifier
     need_client_cert = verifier.offer_client_auth() and verifier.client_auth_mandatory()
     for index, ident in enumerate(offer.identities):
@@ -250,7 +250,7 @@ def choose_psk(
             continue
         if client_age > lifetime_ms:
             continue
-        orig = next((s for s in cfg.suites_ if int(s.suite) == value.suite), None)
+        orig = cfg.suite_by_code_.get(value.suite)
         if not isinstance(orig, Tls13CipherSuite) or orig.hash_name != suite.hash_name:
             continue
         if value.sni != sni:
@@ -314,7 +314,7 @@ def peek_psk(cfg: ServerConfig, ch: ClientHello) -> PskPeek | None:
             value = Tls13ServerSessionValue.decode(plain)
         except DecodeError:
             continue
-        orig = next((s for s in cfg.suites_ if int(s.suite) == value.suite), None)
+        orig = cfg.suite_by_code_.get(value.suite)
         if isinstance(orig, Tls13CipherSuite):
             return PskPeek(orig.hash_name, index, ident.identity, value if stateless else None)
     return None

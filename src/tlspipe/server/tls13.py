@@ -177,13 +177,18 @@ def emit_first_flight(
         cx.send_ccs()
     cx.version = ProtocolVersion.TLSv1_3
     cx.suite = suite
-    cx.kx_group = NamedGroup(sel.group.name)
+    group_name = sel.group.name
+    cx.kx_group = group_name if type(group_name) is NamedGroup else NamedGroup(group_name)
     cx.alpn_protocol = sel.alpn
     cx.sni = sel.sni
     cx.deframer.set_tls13()
     hs = schedule.into_handshake(shared)
     th = tr.current_hash()
-    cx.set_tls13_encrypter(suite, hs.server_handshake_traffic_secret(th))
+    # Each handshake traffic secret's key, IV and finished key come from one keyed HMAC
+    # (*_handshake_keys); the Finished computations reuse the finished key.
+    cx.set_tls13_encrypter(
+        suite, hs.server_handshake_traffic_secret(th), keys=hs.server_handshake_keys()
+    )
     client_hs_secret = hs.client_handshake_traffic_secret(th)
     if early_secret is not None and cx.quic is not None:
         # QUIC: 0-RTT packets are the QUIC stack's; no EndOfEarlyData (RFC 9001 §8.3).
@@ -197,7 +202,7 @@ def emit_first_flight(
         cx.early_data_accepted = True
         cx.early_data_left = cfg.max_early_data_size
     else:
-        cx.set_tls13_decrypter(suite, client_hs_secret)
+        cx.set_tls13_decrypter(suite, client_hs_secret, keys=hs.client_handshake_keys())
         if ch.extensions.early_data:
             cx.record_layer.set_skip_early_data(early_data_skip_limit(cfg))
     cx.early_data_offered = cx.early_data_offered or ch.extensions.early_data
@@ -293,9 +298,13 @@ def emit_first_flight(
     cx.send_handshake(b"".join(flight))
     traffic = hs.into_traffic(tr.current_hash())
     cx.set_tls13_encrypter(suite, traffic.server_application_traffic_secret_0)
-    _log.debug(
-        "server sent first flight: %s, %s, alpn=%r", suite.suite.name, cx.kx_group.name, sel.alpn
-    )
+    if _log.isEnabledFor(logging.DEBUG):  # the enum names only when they are logged
+        _log.debug(
+            "server sent first flight: %s, %s, alpn=%r",
+            suite.suite.name,
+            cx.kx_group.name,
+            sel.alpn,
+        )
     if verifier.offer_client_auth():
         return ExpectCertificate(
             config=cfg, suite=suite, transcript=tr, traffic=traffic, tickets=tickets
