@@ -11,6 +11,7 @@ Imports only ``errors``, ``enums`` and ``msgs.codec`` / ``msgs.extensions``.
 from __future__ import annotations
 
 import struct
+import threading
 from dataclasses import dataclass, fields, replace
 from typing import Any, ClassVar, Self
 
@@ -152,6 +153,9 @@ _NO_EXTS = ClientExtensions()
 #: Blocks are remembered only up to this many octets (outside the cut bodies), 64 in all.
 _CH_KEY_MAX = 2048
 _CH_LAYOUTS: dict[tuple[int, tuple[tuple[int, int, int], ...]], dict[bytes, dict[str, Any]]] = {}
+#: Guards every change of _CH_LAYOUTS and the snapshot read from it (the inner dicts are
+#: only written under it; a reader's single ``get`` needs no lock).
+_CH_LOCK = threading.Lock()
 _CH_VARIABLE = {
     f.typ: f
     for f in ClientExtensions._FIELDS  # the container's own field table
@@ -169,8 +173,9 @@ def _client_extensions(buf: bytes, e: int, end: int, what: str) -> ClientExtensi
     """The ClientHello's extension vector at ``buf[e:end]`` (all of the rest of the body):
     the value and errors of ``ClientExtensions.decode`` followed by ``expect_empty``."""
     n = end - e
-    # A snapshot (made in C, atomic under the GIL): another thread may add or clear layouts.
-    for layout, known in tuple(_CH_LAYOUTS.items()):
+    with _CH_LOCK:  # another thread may add or clear layouts: iterate a snapshot
+        layouts = tuple(_CH_LAYOUTS.items())
+    for layout, known in layouts:
         if layout[0] != n:
             continue
         cuts = layout[1]
@@ -207,10 +212,11 @@ def _client_extensions(buf: bytes, e: int, end: int, what: str) -> ClientExtensi
         parts.append(buf[last:end])
         key = b"".join(parts)
         if len(key) <= _CH_KEY_MAX:  # a peer can make us keep at most ~64 × 2 × 2 KiB
-            if len(_CH_LAYOUTS) >= 16 or sum(map(len, _CH_LAYOUTS.values())) >= 64:
-                _CH_LAYOUTS.clear()
-            known = _CH_LAYOUTS.setdefault((n, tuple(found)), {})
-            known[key] = {name: getattr(exts, name) for name in _CH_FIXED_NAMES}
+            fixed_values = {name: getattr(exts, name) for name in _CH_FIXED_NAMES}
+            with _CH_LOCK:
+                if len(_CH_LAYOUTS) >= 16 or sum(map(len, _CH_LAYOUTS.values())) >= 64:
+                    _CH_LAYOUTS.clear()
+                _CH_LAYOUTS.setdefault((n, tuple(found)), {})[key] = fixed_values
     return exts
 
 
