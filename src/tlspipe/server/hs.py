@@ -291,15 +291,13 @@ class ExpectClientHello:
         sel = _select13(cfg, ch, self.retry)
         if cx.quic is not None:
             _check_quic_hello(cx, ch, sel)
-        from .tls13 import emit_first_flight
-
         if sel.client_share is None:
             if self.retry is not None:
                 raise PeerMisbehaved("ClientHello2 still lacks a usable key share")
             return self._send_retry(cx, ch, m.raw, sel)
         tr = self.retry.transcript if self.retry is not None else Transcript()
         sent_ccs = self.retry.sent_ccs if self.retry is not None else False
-        return emit_first_flight(cx, cfg, ch, m.raw, sel, tr, sent_ccs)
+        return _tls13.emit_first_flight(cx, cfg, ch, m.raw, sel, tr, sent_ccs)
 
     def _send_retry(self, cx: CommonState, ch: ClientHello, raw: bytes, sel: Selection) -> State:
         cfg = self.config
@@ -334,6 +332,7 @@ class ExpectClientHello:
         )
 
 
-# The TLS 1.2 branch imports this module: imported last (a function-level import costs
-# ~0.6 µs per ClientHello; it is looked up as a module attribute when called).
+# Both version branches import this module: imported last (a function-level import costs
+# ~0.6 µs per ClientHello; each is looked up as a module attribute when called).
 from . import tls12 as _tls12  # noqa: E402
+from . import tls13 as _tls13  # noqa: E402
