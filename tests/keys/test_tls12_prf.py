@@ -173,6 +173,7 @@ def test_connection_secrets_keyed_once_same_values() -> None:
             suite.hash_name, ms, b"key expansion", sr + cr, 40
         )
         assert p_hash(keyed, b"x", 1) == prf(suite.hash_name, ms, b"x", b"", 1)  # unchanged
+        assert p_hash(keyed, b"x", 0) == p_hash(keyed, b"x", -5) == b""  # no output, no key
         cs = ConnectionSecrets(suite, ms, cr, sr, True)
         for _ in range(2):
             for client in (True, False):

@@ -60,3 +60,13 @@ def test_server_value_encoding_is_canonical_on_garbage(data: bytes) -> None:
     data = b"\x21" + data
     with contextlib.suppress(DecodeError):
         assert Tls12ServerSessionValue.decode(data).encode() == data
+
+
+def test_resumable_session_repr_hides_its_encoding() -> None:
+    """The server's session-to-resume carries the encoded session (master secret inside): its
+    repr names the length only."""
+    from tlspipe.server.tls12 import _Resumable
+
+    plain = b"SECRET" * 8
+    text = repr(_Resumable(None, plain, None))  # type: ignore[arg-type]
+    assert "SECRET" not in text and "48 octets" in text

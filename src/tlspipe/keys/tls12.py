@@ -73,6 +73,8 @@ def p_hash(keyed: hmac.HMAC, full_seed: bytes, length: int) -> bytes:
     Raises:
         Nothing.
     """
+    if length <= 0:
+        return b""
     # The first block unrolled and ``copy`` bound once: every output a handshake takes
     # (Finished, key block, master secret) is one or two blocks, 6-8 of them per handshake.
     copy = keyed.copy

@@ -157,8 +157,12 @@ class _Resumable(NamedTuple):
     and the offered suite it used."""
 
     value: Tls12ServerSessionValue
-    plain: bytes
+    plain: bytes  # holds the master secret: kept out of the repr below
     suite: Tls12CipherSuite
+
+    def __repr__(self) -> str:
+        plain = f"<{len(self.plain)} octets>"
+        return f"_Resumable(value={self.value!r}, plain={plain}, suite={self.suite!r})"
 
 
 def _find_session(
