@@ -56,6 +56,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
+from ..crypto.aead import CryptographyAead
 from ..enums import AlertDescription, ContentType
 from ..errors import DecryptError, EncryptError, InternalError, PeerMisbehaved, RecordOverflow
 from .deframer import (
@@ -249,6 +250,8 @@ _RawInto = Callable[[bytes, "bytes | memoryview", bytes, memoryview], int]
 def _raw_seal(aead: RecordAead) -> _Raw:
     """``aead``'s sealing function in ``(nonce, plaintext, aad)`` order: its ``raw_seal``
     attribute when it has one (one Python frame less per record), else an adapter."""
+    if type(aead) is CryptographyAead:  # the usual AEAD (4 installs per pair): no probing
+        return aead.raw_seal
     raw: _Raw | None = getattr(aead, "raw_seal", None)  # no typing.cast: it is a call
     if callable(raw):
         return raw
@@ -261,6 +264,8 @@ def _raw_open(aead: RecordAead) -> tuple[_Raw, type[Exception], _RawInto | None]
     raises on a bad tag (``raw_open`` / ``raw_open_error`` when present), and its
     ``raw_open_into(nonce, ciphertext, aad, buf)`` when it has one (opens into ``buf``,
     exactly the plaintext length, raising that exception on a bad tag) or ``None``."""
+    if type(aead) is CryptographyAead:  # the usual AEAD (4 installs per pair): no probing
+        return aead.raw_open, aead.raw_open_error, aead.raw_open_into
     raw: _Raw | None = getattr(aead, "raw_open", None)
     err = getattr(aead, "raw_open_error", None)
     into: _RawInto | None = getattr(aead, "raw_open_into", None)
@@ -270,6 +275,15 @@ def _raw_open(aead: RecordAead) -> tuple[_Raw, type[Exception], _RawInto | None]
         return raw, err, into
     open_ = aead.open
     return (lambda nonce, data, aad: open_(nonce, aad, data)), DecryptError, into
+
+
+def _hard_soft(limit: int) -> tuple[int, int]:
+    """The hard record limit of a sending key and the soft one (KeyUpdate due) below it."""
+    hard = min(limit, SEQ_MAX)
+    return hard, hard - min(KEY_UPDATE_MARGIN, hard // 2)
+
+
+_AES_GCM_HARD_SOFT = _hard_soft(AES_GCM_CONFIDENTIALITY_LIMIT)
 
 
 def _check_iv(iv: bytes, n: int, what: str) -> int:
@@ -779,27 +793,31 @@ class RecordLayer:
     def set_encrypter(self, encrypter: MessageEncrypter) -> None:
         """Install new sending keys; the write sequence number restarts at 0."""
         self._enc = encrypter
-        self._encrypting = not isinstance(encrypter, PlaintextEncrypter)
-        if type(encrypter) is Tls13Encrypter:
+        self._write_seq = 0
+        if type(encrypter) is Tls13Encrypter:  # the usual install (4 per handshake pair)
+            self._encrypting = True
             self._seal13 = encrypter._seal
             self._write_iv13 = encrypter._iv
         else:
+            self._encrypting = not isinstance(encrypter, PlaintextEncrypter)
             self._seal13 = None
-        self._write_seq = 0
-        hard = min(encrypter.confidentiality_limit, SEQ_MAX)
-        self._enc_hard = hard
-        self._enc_soft = hard - min(KEY_UPDATE_MARGIN, hard // 2)
+        limit = encrypter.confidentiality_limit
+        if limit == AES_GCM_CONFIDENTIALITY_LIMIT:  # precomputed (the usual limit)
+            self._enc_hard, self._enc_soft = _AES_GCM_HARD_SOFT
+        else:
+            self._enc_hard, self._enc_soft = _hard_soft(limit)
 
     def set_decrypter(self, decrypter: MessageDecrypter) -> None:
         """Install new receiving keys; the read sequence number restarts at 0."""
         self._dec = decrypter
-        self._decrypting = not isinstance(decrypter, PlaintextDecrypter)
-        if type(decrypter) is Tls13Decrypter:
+        if type(decrypter) is Tls13Decrypter:  # the usual install (4 per handshake pair)
+            self._decrypting = True
             self._open13 = decrypter._open
             self._open13_error = decrypter._open_error
             self._open13_into = decrypter._open_into
             self._read_iv13 = decrypter._iv
         else:
+            self._decrypting = not isinstance(decrypter, PlaintextDecrypter)
             self._open13 = None
             self._open13_into = None
         self._read_seq = 0
