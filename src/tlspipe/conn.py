@@ -276,12 +276,19 @@ class CommonState:
     def send_raw_record(self, content_type: int, payload: bytes | memoryview) -> None:
         """Fragment ``payload`` and queue it under the current write keys."""
         enc = self.record_layer.encrypt
+        if type(payload) is bytes and len(payload) <= self.max_fragment:
+            # one record (the usual case): no fragment() views; SendQueue.push inlined
+            rec = enc(content_type, payload)
+            if type(rec) is bytes:
+                sendq = self.sendq
+                sendq.chunks.append(rec)
+                sendq.nbytes += len(rec)
+                return
+            self.sendq.push(rec)
+            return
         push = self.sendq.push
         if not payload:
             push(enc(content_type, b""))
-            return
-        if type(payload) is bytes and len(payload) <= self.max_fragment:
-            push(enc(content_type, payload))  # one record: no fragment() views (usual case)
             return
         for chunk in fragment(payload, self.max_fragment):
             push(enc(content_type, chunk))
@@ -299,8 +306,10 @@ class CommonState:
         It is never protected: in TLS 1.3 the write keys may already be installed.  QUIC
         never sends one (RFC 9001 §8.4).
         """
-        if self.quic is None:
-            self.sendq.push(_CCS_RECORD)
+        if self.quic is None:  # SendQueue.push of a constant, non-empty record, inlined
+            sendq = self.sendq
+            sendq.chunks.append(_CCS_RECORD)
+            sendq.nbytes += len(_CCS_RECORD)
 
     def send_alert(self, level: AlertLevel, desc: AlertDescription) -> None:
         """Queue an alert under the current write keys (QUIC: hand it to the sink)."""
@@ -748,12 +757,20 @@ class Connection:
         """
         sendq = self._cx.sendq
         chunks = sendq.chunks
-        if len(chunks) == 1:  # SendQueue.take_all's usual case inlined: one record queued
+        n = len(chunks)
+        if n == 1:  # SendQueue.take_all's usual cases inlined: one record queued,
             out = chunks[0]
             if type(out) is bytes:
                 chunks.clear()
                 sendq.nbytes = 0
                 return out
+        elif not n:  # nothing queued,
+            return b""
+        elif not sendq.head:  # or a flight of records, none sent in part
+            out = b"".join(chunks)
+            chunks.clear()
+            sendq.nbytes = 0
+            return out
         return sendq.take_all()
 
     def pending_tls(self) -> list[memoryview]:
