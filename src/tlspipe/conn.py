@@ -507,11 +507,16 @@ class Connection:
         if cx.received_len >= cx.buffer_limit:
             return 0
         dfr = cx.deframer
-        if type(data) is bytes and not dfr.fed and not dfr.buf:
+        if not dfr.fed and not dfr.buf:
+            # Deframer.feed's usual case inlined.  Another buffer type is made bytes first (the
+            # one copy buffering it would make anyway): pop() then slices records out of it,
+            # its shorter way, and the bulk path applies.
+            if type(data) is not bytes:
+                data = bytes(data)
             n = len(data)
             if n <= dfr.max_buffer:
-                dfr.fed = data  # Deframer.feed's usual case inlined: kept as is, not copied
-                return n  # (off is 0 while fed is empty)
+                dfr.fed = data  # kept as is (off is 0 while fed is empty)
+                return n
         return dfr.feed(data)
 
     def process_new_packets(self) -> IoState:
