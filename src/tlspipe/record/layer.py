@@ -277,13 +277,18 @@ def _raw_open(aead: RecordAead) -> tuple[_Raw, type[Exception], _RawInto | None]
     return (lambda nonce, data, aad: open_(nonce, aad, data)), DecryptError, into
 
 
+_HARD_SOFT: dict[int, tuple[int, int]] = {}
+"""Confidentiality limit → :func:`_hard_soft` (a few values: one per AEAD; bounded)."""
+
+
 def _hard_soft(limit: int) -> tuple[int, int]:
-    """The hard record limit of a sending key and the soft one (KeyUpdate due) below it."""
+    """The hard record limit of a sending key and the soft one (KeyUpdate due) below it,
+    remembered in ``_HARD_SOFT`` (at most 16 values)."""
     hard = min(limit, SEQ_MAX)
-    return hard, hard - min(KEY_UPDATE_MARGIN, hard // 2)
-
-
-_AES_GCM_HARD_SOFT = _hard_soft(AES_GCM_CONFIDENTIALITY_LIMIT)
+    out = hard, hard - min(KEY_UPDATE_MARGIN, hard // 2)
+    if len(_HARD_SOFT) < 16:
+        _HARD_SOFT[limit] = out
+    return out
 
 
 def _check_iv(iv: bytes, n: int, what: str) -> int:
@@ -315,7 +320,8 @@ class Tls13Encrypter:
         confidentiality_limit: int = AES_GCM_CONFIDENTIALITY_LIMIT,
     ) -> None:
         self._aead = aead
-        self._seal = _raw_seal(aead)
+        # _raw_seal's usual case inline (8 key installs per handshake pair)
+        self._seal = aead.raw_seal if type(aead) is CryptographyAead else _raw_seal(aead)
         if len(iv) != 12:  # _check_iv inline (8 key installs per handshake pair)
             raise ValueError("TLS 1.3 iv must be 12 bytes")
         self._iv = int.from_bytes(iv, "big")
@@ -374,7 +380,12 @@ class Tls13Decrypter:
         self, aead: RecordAead, iv: bytes, *, integrity_limit: int = AEAD_INTEGRITY_LIMIT
     ) -> None:
         self._aead = aead
-        self._open, self._open_error, self._open_into = _raw_open(aead)
+        if type(aead) is CryptographyAead:  # _raw_open's usual case inline (8 installs/pair)
+            self._open: _Raw = aead.raw_open
+            self._open_error: type[Exception] = aead.raw_open_error
+            self._open_into: _RawInto | None = aead.raw_open_into
+        else:
+            self._open, self._open_error, self._open_into = _raw_open(aead)
         if len(iv) != 12:  # _check_iv inline (8 key installs per handshake pair)
             raise ValueError("TLS 1.3 iv must be 12 bytes")
         self._iv = int.from_bytes(iv, "big")
@@ -802,10 +813,10 @@ class RecordLayer:
             self._encrypting = not isinstance(encrypter, PlaintextEncrypter)
             self._seal13 = None
         limit = encrypter.confidentiality_limit
-        if limit == AES_GCM_CONFIDENTIALITY_LIMIT:  # precomputed (the usual limit)
-            self._enc_hard, self._enc_soft = _AES_GCM_HARD_SOFT
-        else:
-            self._enc_hard, self._enc_soft = _hard_soft(limit)
+        hard_soft = _HARD_SOFT.get(limit)  # computed once per limit value
+        if hard_soft is None:
+            hard_soft = _hard_soft(limit)
+        self._enc_hard, self._enc_soft = hard_soft
 
     def set_decrypter(self, decrypter: MessageDecrypter) -> None:
         """Install new receiving keys; the read sequence number restarts at 0."""
