@@ -25,6 +25,7 @@ Imports only layers 1–4 (errors, enums, msgs, crypto, record, keys, verify).
 from __future__ import annotations
 
 import logging
+import struct
 from collections import deque
 from collections.abc import Callable
 from enum import Enum
@@ -90,6 +91,7 @@ MAX_EMPTY_RECORDS = 32
 MAX_WARNING_ALERTS = 4
 MAX_KEY_UPDATES_IN_A_ROW = 32
 MAX_FRAGMENT_DEFAULT = 2**14
+_U32 = struct.Struct("!I")  # a handshake message header: type(1) || length(3)
 _CCS_RECORD = bytes((ContentType.change_cipher_spec, 3, 3, 0, 1)) + CHANGE_CIPHER_SPEC_PAYLOAD
 
 
@@ -592,6 +594,9 @@ class Connection:
                         self._process_opened(typ, payload)
                     continue
                 self._process_record(rec)
+                if not dfr.fed and not dfr.buf:  # pop() would say None
+                    drained = True
+                    break
             if self._eof and drained and not cx.received_close_notify:
                 raise UnexpectedEof("peer closed connection without sending close_notify")
         except Error as err:
@@ -628,9 +633,10 @@ class Connection:
 
     def _process_record(self, rec: Record) -> None:
         cx = self._cx
+        typ = rec[0]  # content type numbers below, not enum members: one lookup less each
         # TLS 1.3 middlebox compatibility: an unprotected CCS of 0x01 is dropped (RFC 8446 §5).
-        if rec.content_type == ContentType.change_cipher_spec:
-            if rec.payload != CHANGE_CIPHER_SPEC_PAYLOAD:
+        if typ == 20:  # change_cipher_spec
+            if rec[2] != CHANGE_CIPHER_SPEC_PAYLOAD:
                 raise DecodeError("invalid ChangeCipherSpec", AlertDescription.unexpected_message)
             if cx.side is Side.SERVER and not cx.received_handshake:
                 # RFC 8446 §5: a CCS before the first ClientHello is an unexpected record
@@ -643,10 +649,10 @@ class Connection:
             self._state = self._state.handle(cx, CCS)
             return
         if (
-            rec.content_type == ContentType.alert
-            and cx.is_tls13
+            typ == 21  # alert
+            and cx.version is ProtocolVersion.TLSv1_3
             and not cx.has_decrypted
-            and len(rec.payload) <= 2
+            and len(rec[2]) <= 2
         ):
             # RFC 8446 §5, §6: a peer that rejects our ServerHello (or ClientHello2) cannot
             # protect its alert yet; accept a plaintext alert until the first protected record.
@@ -704,11 +710,11 @@ class Connection:
         cx.received_handshake = True
         joiner = cx.joiner
         if type(payload) is bytes and not joiner.pending:
-            n = len(payload)
+            body = len(payload) - 4
             if (
-                n >= 4
-                and (payload[1] << 16 | payload[2] << 8 | payload[3]) == n - 4
-                and n - 4 <= cx.max_handshake_message
+                body >= 0
+                and _U32.unpack_from(payload)[0] & 0xFFFFFF == body
+                and body <= cx.max_handshake_message
             ):  # the usual record: exactly one whole message, which the joiner would only
                 # have copied in and out (same bound, same bytes to decode)
                 msg = decode_handshake(payload, tls13=cx.version is ProtocolVersion.TLSv1_3)

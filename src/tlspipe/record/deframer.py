@@ -391,9 +391,8 @@ class HandshakeJoiner:
         if end == have:
             msg = bytes(buf)
             buf.clear()
-        else:
-            with memoryview(buf) as mv:
-                msg = mv[:end].tobytes()
+        else:  # a slice copied to bytes: fewer steps than a released memoryview's tobytes()
+            msg = bytes(buf[:end])
             del buf[:end]
         self._checked -= end
         return msg
