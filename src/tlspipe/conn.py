@@ -370,7 +370,8 @@ class CommonState:
         Raises:
             PeerMisbehaved: a handshake message straddles the key change (RFC 8446 §5.1).
         """
-        if self.joiner.pending:
+        joiner = self.joiner
+        if joiner.pending or joiner.held:  # HandshakeJoiner.is_empty() without the call
             raise PeerMisbehaved(
                 "handshake message spans a key change", AlertDescription.unexpected_message
             )
@@ -721,6 +722,23 @@ class Connection:
                 if _log.isEnabledFor(logging.DEBUG):
                     _log.debug("%s received %s", cx.side.value, _msg_name(msg.typ))
                 self._state = self._state.handle(cx, msg)
+                return
+            ends = joiner.whole_messages(payload)
+            if ends is not None:  # whole messages only (the server's TLS 1.3 flight): sliced
+                # out here instead of copied into the joiner and out; joiner.held counts the
+                # ones after the current message, as pending would (the key-change check)
+                debug = _log.isEnabledFor(logging.DEBUG)
+                start = 0
+                n = len(payload)
+                for end in ends:
+                    joiner.held = n - end
+                    msg = decode_handshake(
+                        payload[start:end], tls13=cx.version is ProtocolVersion.TLSv1_3
+                    )
+                    if debug:
+                        _log.debug("%s received %s", cx.side.value, _msg_name(msg.typ))
+                    self._state = self._state.handle(cx, msg)
+                    start = end
                 return
         joiner.push(payload)
         debug = _log.isEnabledFor(logging.DEBUG)  # once per record, not per message
