@@ -25,6 +25,7 @@ Imports only layers 1–4 (errors, enums, msgs, crypto, record, keys, verify).
 from __future__ import annotations
 
 import logging
+import struct
 from collections import deque
 from collections.abc import Callable
 from enum import Enum
@@ -90,6 +91,7 @@ MAX_EMPTY_RECORDS = 32
 MAX_WARNING_ALERTS = 4
 MAX_KEY_UPDATES_IN_A_ROW = 32
 MAX_FRAGMENT_DEFAULT = 2**14
+_U32 = struct.Struct("!I")  # a handshake message header: type(1) || length(3)
 _CCS_RECORD = bytes((ContentType.change_cipher_spec, 3, 3, 0, 1)) + CHANGE_CIPHER_SPEC_PAYLOAD
 
 
@@ -276,12 +278,19 @@ class CommonState:
     def send_raw_record(self, content_type: int, payload: bytes | memoryview) -> None:
         """Fragment ``payload`` and queue it under the current write keys."""
         enc = self.record_layer.encrypt
+        if type(payload) is bytes and len(payload) <= self.max_fragment:
+            # one record (the usual case): no fragment() views; SendQueue.push inlined
+            rec = enc(content_type, payload)
+            if type(rec) is bytes:
+                sendq = self.sendq
+                sendq.chunks.append(rec)
+                sendq.nbytes += len(rec)
+                return
+            self.sendq.push(rec)
+            return
         push = self.sendq.push
         if not payload:
             push(enc(content_type, b""))
-            return
-        if type(payload) is bytes and len(payload) <= self.max_fragment:
-            push(enc(content_type, payload))  # one record: no fragment() views (usual case)
             return
         for chunk in fragment(payload, self.max_fragment):
             push(enc(content_type, chunk))
@@ -299,8 +308,10 @@ class CommonState:
         It is never protected: in TLS 1.3 the write keys may already be installed.  QUIC
         never sends one (RFC 9001 §8.4).
         """
-        if self.quic is None:
-            self.sendq.push(_CCS_RECORD)
+        if self.quic is None:  # SendQueue.push of a constant, non-empty record, inlined
+            sendq = self.sendq
+            sendq.chunks.append(_CCS_RECORD)
+            sendq.nbytes += len(_CCS_RECORD)
 
     def send_alert(self, level: AlertLevel, desc: AlertDescription) -> None:
         """Queue an alert under the current write keys (QUIC: hand it to the sink)."""
@@ -359,7 +370,8 @@ class CommonState:
         Raises:
             PeerMisbehaved: a handshake message straddles the key change (RFC 8446 §5.1).
         """
-        if self.joiner.pending:
+        joiner = self.joiner
+        if joiner.pending or joiner.held:  # HandshakeJoiner.is_empty() without the call
             raise PeerMisbehaved(
                 "handshake message spans a key change", AlertDescription.unexpected_message
             )
@@ -498,11 +510,16 @@ class Connection:
         if cx.received_len >= cx.buffer_limit:
             return 0
         dfr = cx.deframer
-        if type(data) is bytes and not dfr.fed and not dfr.buf:
+        if not dfr.fed and not dfr.buf:
+            # Deframer.feed's usual case inlined.  Another buffer type is made bytes first (the
+            # one copy buffering it would make anyway): pop() then slices records out of it,
+            # its shorter way, and the bulk path applies.
+            if type(data) is not bytes:
+                data = bytes(data)
             n = len(data)
             if n <= dfr.max_buffer:
-                dfr.fed = data  # Deframer.feed's usual case inlined: kept as is, not copied
-                return n  # (off is 0 while fed is empty)
+                dfr.fed = data  # kept as is (off is 0 while fed is empty)
+                return n
         return dfr.feed(data)
 
     def process_new_packets(self) -> IoState:
@@ -578,6 +595,9 @@ class Connection:
                         self._process_opened(typ, payload)
                     continue
                 self._process_record(rec)
+                if not dfr.fed and not dfr.buf:  # pop() would say None
+                    drained = True
+                    break
             if self._eof and drained and not cx.received_close_notify:
                 raise UnexpectedEof("peer closed connection without sending close_notify")
         except Error as err:
@@ -614,9 +634,10 @@ class Connection:
 
     def _process_record(self, rec: Record) -> None:
         cx = self._cx
+        typ = rec[0]  # content type numbers below, not enum members: one lookup less each
         # TLS 1.3 middlebox compatibility: an unprotected CCS of 0x01 is dropped (RFC 8446 §5).
-        if rec.content_type == ContentType.change_cipher_spec:
-            if rec.payload != CHANGE_CIPHER_SPEC_PAYLOAD:
+        if typ == 20:  # change_cipher_spec
+            if rec[2] != CHANGE_CIPHER_SPEC_PAYLOAD:
                 raise DecodeError("invalid ChangeCipherSpec", AlertDescription.unexpected_message)
             if cx.side is Side.SERVER and not cx.received_handshake:
                 # RFC 8446 §5: a CCS before the first ClientHello is an unexpected record
@@ -629,10 +650,10 @@ class Connection:
             self._state = self._state.handle(cx, CCS)
             return
         if (
-            rec.content_type == ContentType.alert
-            and cx.is_tls13
+            typ == 21  # alert
+            and cx.version is ProtocolVersion.TLSv1_3
             and not cx.has_decrypted
-            and len(rec.payload) <= 2
+            and len(rec[2]) <= 2
         ):
             # RFC 8446 §5, §6: a peer that rejects our ServerHello (or ClientHello2) cannot
             # protect its alert yet; accept a plaintext alert until the first protected record.
@@ -690,17 +711,34 @@ class Connection:
         cx.received_handshake = True
         joiner = cx.joiner
         if type(payload) is bytes and not joiner.pending:
-            n = len(payload)
+            body = len(payload) - 4
             if (
-                n >= 4
-                and (payload[1] << 16 | payload[2] << 8 | payload[3]) == n - 4
-                and n - 4 <= cx.max_handshake_message
+                body >= 0
+                and _U32.unpack_from(payload)[0] & 0xFFFFFF == body
+                and body <= cx.max_handshake_message
             ):  # the usual record: exactly one whole message, which the joiner would only
                 # have copied in and out (same bound, same bytes to decode)
                 msg = decode_handshake(payload, tls13=cx.version is ProtocolVersion.TLSv1_3)
                 if _log.isEnabledFor(logging.DEBUG):
                     _log.debug("%s received %s", cx.side.value, _msg_name(msg.typ))
                 self._state = self._state.handle(cx, msg)
+                return
+            ends = joiner.whole_messages(payload)
+            if ends is not None:  # whole messages only (the server's TLS 1.3 flight): sliced
+                # out here instead of copied into the joiner and out; joiner.held counts the
+                # ones after the current message, as pending would (the key-change check)
+                debug = _log.isEnabledFor(logging.DEBUG)
+                start = 0
+                n = len(payload)
+                for end in ends:
+                    joiner.held = n - end
+                    msg = decode_handshake(
+                        payload[start:end], tls13=cx.version is ProtocolVersion.TLSv1_3
+                    )
+                    if debug:
+                        _log.debug("%s received %s", cx.side.value, _msg_name(msg.typ))
+                    self._state = self._state.handle(cx, msg)
+                    start = end
                 return
         joiner.push(payload)
         debug = _log.isEnabledFor(logging.DEBUG)  # once per record, not per message
@@ -748,12 +786,20 @@ class Connection:
         """
         sendq = self._cx.sendq
         chunks = sendq.chunks
-        if len(chunks) == 1:  # SendQueue.take_all's usual case inlined: one record queued
+        n = len(chunks)
+        if n == 1:  # SendQueue.take_all's usual cases inlined: one record queued,
             out = chunks[0]
             if type(out) is bytes:
                 chunks.clear()
                 sendq.nbytes = 0
                 return out
+        elif not n:  # nothing queued,
+            return b""
+        elif not sendq.head:  # or a flight of records, none sent in part
+            out = b"".join(chunks)
+            chunks.clear()
+            sendq.nbytes = 0
+            return out
         return sendq.take_all()
 
     def pending_tls(self) -> list[memoryview]:

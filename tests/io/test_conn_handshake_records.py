@@ -105,3 +105,43 @@ def test_key_change_with_a_message_left_in_the_record_is_refused() -> None:
     conn.read_tls(_record(_msg(32) + _msg(32)))
     with pytest.raises(PeerMisbehaved, match="spans a key change"):
         conn.process_new_packets()
+
+
+@pytest.mark.parametrize("bound", [65536, 48, 47, 0])
+def test_several_whole_messages_same_as_through_the_joiner(bound: int) -> None:
+    """A record of whole messages only is split without the joiner: same messages, same
+    error and alert as the joiner path (a second record pushed through the joiner)."""
+    m1, m2, m3 = _msg(32), _msg(48), _msg(0)
+    results = []
+    for data in (_record(m1 + m2 + m3), _record(m1 + m2) + _record(m3)):
+        conn, rec = _conn(max_msg=bound)
+        conn.read_tls(data)
+        try:
+            conn.process_new_packets()
+            results.append(("ok", rec.got, conn._cx.joiner.is_empty()))
+        except DecodeError as e:
+            results.append(("err", str(e), e.alert, rec.got))
+    if results[0][0] == "ok":
+        assert results[0] == ("ok", [m1, m2, m3], True)
+        assert results[1] == results[0]
+    else:
+        assert results[0][1:] == results[1][1:]
+
+
+def test_key_change_after_the_last_of_several_messages_is_allowed() -> None:
+    from tlspipe.crypto.default import TLS13_AES_128_GCM_SHA256
+
+    class KeyChangerOnLast(Recorder):
+        def handle(self, cx: CommonState, msg: Message) -> State:
+            super().handle(cx, msg)
+            if len(self.got) == 3:
+                cx.set_tls13_decrypter(TLS13_AES_128_GCM_SHA256, bytes(32))
+            return self
+
+    cx = CommonState(Side.SERVER, max_fragment_size=None, buffer_limit=1 << 16)
+    st = KeyChangerOnLast()
+    conn = Connection(cx, st)
+    conn.read_tls(_record(_msg(32) + _msg(16) + _msg(8)))
+    conn.process_new_packets()
+    assert len(st.got) == 3
+    assert cx.record_layer.is_decrypting

@@ -328,25 +328,61 @@ class HandshakeJoiner:
     Args:
         max_message_size: bound on a message body length (the uint24 length field).
 
+    A record that holds whole messages only can be split without copying it in and out:
+    :meth:`whole_messages` (the connection's path for a multi-message record while the
+    joiner is empty).  While the connection hands those messages to the state one by one,
+    it keeps ``held`` at the number of octets of the messages after the current one, so
+    that :meth:`is_empty` (the key-change check) says what it would have said had the
+    record been pushed and popped.
+
+    Args:
+        max_message_size: bound on a message body length (the uint24 length field).
+
     Attributes:
         pending: the buffered octets (read it, never modify it; empty exactly when
-            :meth:`is_empty` is true — the connection's per-record check reads it directly).
+            :meth:`is_empty` is true, ``held`` aside — the connection's per-record check
+            reads it directly).
+        held: octets of whole messages split off a record by :meth:`whole_messages` and
+            not yet handled (set by the connection; 0 otherwise).
     """
 
-    __slots__ = ("_checked", "_max", "pending")
+    __slots__ = ("_checked", "_max", "held", "pending")
 
     def __init__(self, max_message_size: int = DEFAULT_MAX_HANDSHAKE_MESSAGE) -> None:
         self.pending = bytearray()
         self._checked = 0  # offset of the next header not yet bounds-checked
         self._max = max_message_size
+        self.held = 0
 
     def is_empty(self) -> bool:
-        """True when no partial or unpopped message is buffered.
+        """True when no partial or unpopped message is buffered (nor held).
 
         RFC 8446 §5.1: handshake messages MUST NOT span key changes; the connection checks
         this before changing keys.
         """
-        return not self.pending
+        return not self.pending and not self.held
+
+    def whole_messages(self, payload: bytes) -> list[int] | None:
+        """Where the messages of one handshake record's plaintext end, when it holds whole
+        messages only; ``None`` otherwise (then :meth:`push` it).  For an empty joiner:
+        the messages are the ones :meth:`push` then :meth:`pop` would hand out, in order
+        (``payload[previous end:end]``).  Every complete header is checked as :meth:`push`
+        checks it, before any message is handed out.
+
+        Raises:
+            DecodeError: a message body longer than ``max_message_size`` (alert
+                ``illegal_parameter``), exactly as :meth:`push` would raise it.
+        """
+        n = len(payload)
+        ends: list[int] = []
+        at = 0
+        while at + 4 <= n:
+            length = _HS_HEADER.unpack_from(payload, at)[0] & 0xFFFFFF
+            if length > self._max:
+                raise _too_long(length, self._max)
+            at += 4 + length
+            ends.append(at)
+        return ends if at == n and ends else None
 
     def __len__(self) -> int:
         """Number of buffered octets."""
@@ -372,10 +408,7 @@ class HandshakeJoiner:
         while checked + 4 <= end:
             length = _HS_HEADER.unpack_from(buf, checked)[0] & 0xFFFFFF
             if length > self._max:
-                raise DecodeError(
-                    f"handshake: message length {length} exceeds {self._max}",
-                    alert=AlertDescription.illegal_parameter,
-                )
+                raise _too_long(length, self._max)
             checked += 4 + length
         self._checked = checked
 
@@ -391,9 +424,16 @@ class HandshakeJoiner:
         if end == have:
             msg = bytes(buf)
             buf.clear()
-        else:
-            with memoryview(buf) as mv:
-                msg = mv[:end].tobytes()
+        else:  # a slice copied to bytes: fewer steps than a released memoryview's tobytes()
+            msg = bytes(buf[:end])
             del buf[:end]
         self._checked -= end
         return msg
+
+
+def _too_long(length: int, bound: int) -> DecodeError:
+    """The error for a handshake message body longer than the joiner's bound."""
+    return DecodeError(
+        f"handshake: message length {length} exceeds {bound}",
+        alert=AlertDescription.illegal_parameter,
+    )

@@ -56,6 +56,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
+from ..crypto.aead import CryptographyAead
 from ..enums import AlertDescription, ContentType
 from ..errors import DecryptError, EncryptError, InternalError, PeerMisbehaved, RecordOverflow
 from .deframer import (
@@ -249,6 +250,8 @@ _RawInto = Callable[[bytes, "bytes | memoryview", bytes, memoryview], int]
 def _raw_seal(aead: RecordAead) -> _Raw:
     """``aead``'s sealing function in ``(nonce, plaintext, aad)`` order: its ``raw_seal``
     attribute when it has one (one Python frame less per record), else an adapter."""
+    if type(aead) is CryptographyAead:  # the usual AEAD (4 installs per pair): no probing
+        return aead.raw_seal
     raw: _Raw | None = getattr(aead, "raw_seal", None)  # no typing.cast: it is a call
     if callable(raw):
         return raw
@@ -261,6 +264,8 @@ def _raw_open(aead: RecordAead) -> tuple[_Raw, type[Exception], _RawInto | None]
     raises on a bad tag (``raw_open`` / ``raw_open_error`` when present), and its
     ``raw_open_into(nonce, ciphertext, aad, buf)`` when it has one (opens into ``buf``,
     exactly the plaintext length, raising that exception on a bad tag) or ``None``."""
+    if type(aead) is CryptographyAead:  # the usual AEAD (4 installs per pair): no probing
+        return aead.raw_open, aead.raw_open_error, aead.raw_open_into
     raw: _Raw | None = getattr(aead, "raw_open", None)
     err = getattr(aead, "raw_open_error", None)
     into: _RawInto | None = getattr(aead, "raw_open_into", None)
@@ -270,6 +275,20 @@ def _raw_open(aead: RecordAead) -> tuple[_Raw, type[Exception], _RawInto | None]
         return raw, err, into
     open_ = aead.open
     return (lambda nonce, data, aad: open_(nonce, aad, data)), DecryptError, into
+
+
+_HARD_SOFT: dict[int, tuple[int, int]] = {}
+"""Confidentiality limit → :func:`_hard_soft` (a few values: one per AEAD; bounded)."""
+
+
+def _hard_soft(limit: int) -> tuple[int, int]:
+    """The hard record limit of a sending key and the soft one (KeyUpdate due) below it,
+    remembered in ``_HARD_SOFT`` (at most 16 values)."""
+    hard = min(limit, SEQ_MAX)
+    out = hard, hard - min(KEY_UPDATE_MARGIN, hard // 2)
+    if len(_HARD_SOFT) < 16:
+        _HARD_SOFT[limit] = out
+    return out
 
 
 def _check_iv(iv: bytes, n: int, what: str) -> int:
@@ -301,7 +320,8 @@ class Tls13Encrypter:
         confidentiality_limit: int = AES_GCM_CONFIDENTIALITY_LIMIT,
     ) -> None:
         self._aead = aead
-        self._seal = _raw_seal(aead)
+        # _raw_seal's usual case inline (8 key installs per handshake pair)
+        self._seal = aead.raw_seal if type(aead) is CryptographyAead else _raw_seal(aead)
         if len(iv) != 12:  # _check_iv inline (8 key installs per handshake pair)
             raise ValueError("TLS 1.3 iv must be 12 bytes")
         self._iv = int.from_bytes(iv, "big")
@@ -360,7 +380,12 @@ class Tls13Decrypter:
         self, aead: RecordAead, iv: bytes, *, integrity_limit: int = AEAD_INTEGRITY_LIMIT
     ) -> None:
         self._aead = aead
-        self._open, self._open_error, self._open_into = _raw_open(aead)
+        if type(aead) is CryptographyAead:  # _raw_open's usual case inline (8 installs/pair)
+            self._open: _Raw = aead.raw_open
+            self._open_error: type[Exception] = aead.raw_open_error
+            self._open_into: _RawInto | None = aead.raw_open_into
+        else:
+            self._open, self._open_error, self._open_into = _raw_open(aead)
         if len(iv) != 12:  # _check_iv inline (8 key installs per handshake pair)
             raise ValueError("TLS 1.3 iv must be 12 bytes")
         self._iv = int.from_bytes(iv, "big")
@@ -779,27 +804,31 @@ class RecordLayer:
     def set_encrypter(self, encrypter: MessageEncrypter) -> None:
         """Install new sending keys; the write sequence number restarts at 0."""
         self._enc = encrypter
-        self._encrypting = not isinstance(encrypter, PlaintextEncrypter)
-        if type(encrypter) is Tls13Encrypter:
+        self._write_seq = 0
+        if type(encrypter) is Tls13Encrypter:  # the usual install (4 per handshake pair)
+            self._encrypting = True
             self._seal13 = encrypter._seal
             self._write_iv13 = encrypter._iv
         else:
+            self._encrypting = not isinstance(encrypter, PlaintextEncrypter)
             self._seal13 = None
-        self._write_seq = 0
-        hard = min(encrypter.confidentiality_limit, SEQ_MAX)
-        self._enc_hard = hard
-        self._enc_soft = hard - min(KEY_UPDATE_MARGIN, hard // 2)
+        limit = encrypter.confidentiality_limit
+        hard_soft = _HARD_SOFT.get(limit)  # computed once per limit value
+        if hard_soft is None:
+            hard_soft = _hard_soft(limit)
+        self._enc_hard, self._enc_soft = hard_soft
 
     def set_decrypter(self, decrypter: MessageDecrypter) -> None:
         """Install new receiving keys; the read sequence number restarts at 0."""
         self._dec = decrypter
-        self._decrypting = not isinstance(decrypter, PlaintextDecrypter)
-        if type(decrypter) is Tls13Decrypter:
+        if type(decrypter) is Tls13Decrypter:  # the usual install (4 per handshake pair)
+            self._decrypting = True
             self._open13 = decrypter._open
             self._open13_error = decrypter._open_error
             self._open13_into = decrypter._open_into
             self._read_iv13 = decrypter._iv
         else:
+            self._decrypting = not isinstance(decrypter, PlaintextDecrypter)
             self._open13 = None
             self._open13_into = None
         self._read_seq = 0

@@ -50,18 +50,19 @@ class SendQueue:
     when :meth:`pending` hands them out.  A list rather than a ``deque``: an idle connection's
     empty list holds no item array, while a deque always keeps a ~0.5 KiB block.
 
-    ``chunks`` (the list; consumed entries before the head index are ``b""``) is public for
-    the connection's per-record paths only, which run :meth:`push` of a non-empty ``bytes``
-    record and :meth:`take_all` of a queue holding exactly one ``bytes`` chunk inline
-    (``chunks.append`` + ``nbytes +=``; ``chunks.clear()`` + ``nbytes = 0``).  A one-item
-    list always has its head index at 0.
+    ``chunks`` (the list; consumed entries before the head index ``head`` are ``b""``; an
+    empty list means an empty queue) and ``head`` are public for the connection's
+    per-record paths only, which run :meth:`push` of a non-empty ``bytes`` record and
+    :meth:`take_all` of a queue whose head index is 0 inline (``chunks.append`` +
+    ``nbytes +=``; a join or the one ``bytes`` chunk, then ``chunks.clear()`` +
+    ``nbytes = 0``).  A one-item list always has its head index at 0.
     """
 
-    __slots__ = ("_head", "chunks", "nbytes")
+    __slots__ = ("chunks", "head", "nbytes")
 
     def __init__(self) -> None:
         self.chunks: list[bytes | memoryview] = []
-        self._head = 0  # index of the first live chunk; consumed ones are replaced by b""
+        self.head = 0  # index of the first live chunk; consumed ones are replaced by b""
         self.nbytes = 0
 
     def __len__(self) -> int:
@@ -69,7 +70,7 @@ class SendQueue:
         return self.nbytes
 
     def __repr__(self) -> str:
-        return f"SendQueue(chunks={len(self.chunks) - self._head}, bytes={self.nbytes})"
+        return f"SendQueue(chunks={len(self.chunks) - self.head}, bytes={self.nbytes})"
 
     def is_empty(self) -> bool:
         """True when nothing is queued."""
@@ -88,7 +89,7 @@ class SendQueue:
 
         The views stay valid after :meth:`consume`; they must not be kept past the write.
         """
-        head = self._head
+        head = self.head
         live = self.chunks[head : head + max_chunks]
         return [c if isinstance(c, memoryview) else memoryview(c) for c in live]
 
@@ -102,7 +103,7 @@ class SendQueue:
             raise ValueError(f"consume({n}) with {self.nbytes} octets queued")
         self.nbytes -= n
         chunks = self.chunks
-        head = self._head
+        head = self.head
         while n:
             first = chunks[head]
             k = len(first)
@@ -117,12 +118,12 @@ class SendQueue:
         if head == len(chunks):
             chunks.clear()
             head = 0
-        self._head = head
+        self.head = head
 
     def take_all(self) -> bytes:
         """Everything queued as one ``bytes`` (one join); the queue is left empty."""
         chunks = self.chunks
-        head = self._head
+        head = self.head
         live = len(chunks) - head
         if live == 1:
             first = chunks[head]
@@ -132,7 +133,7 @@ class SendQueue:
         else:
             out = b"".join(chunks[head:] if head else chunks)
         chunks.clear()
-        self._head = 0
+        self.head = 0
         self.nbytes = 0
         return out
 
