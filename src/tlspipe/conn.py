@@ -515,6 +515,9 @@ class Connection:
             # one copy buffering it would make anyway): pop() then slices records out of it,
             # its shorter way, and the bulk path applies.
             if type(data) is not bytes:
+                size = data.nbytes if isinstance(data, memoryview) else len(data)
+                if size > dfr.max_buffer:  # feed takes a prefix (copying all of it would
+                    return dfr.feed(data)  # make a caller's loop over a big buffer quadratic)
                 data = bytes(data)
             n = len(data)
             if n <= dfr.max_buffer:

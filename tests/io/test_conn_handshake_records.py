@@ -145,3 +145,31 @@ def test_key_change_after_the_last_of_several_messages_is_allowed() -> None:
     conn.process_new_packets()
     assert len(st.got) == 3
     assert cx.record_layer.is_decrypting
+
+
+@pytest.mark.parametrize("kind", [bytearray, memoryview])
+def test_a_big_buffer_is_taken_in_part_without_copying_it_all(kind: type) -> None:
+    """read_tls of a buffer larger than the deframer's bound takes a prefix, copying only
+    that prefix (a caller feeding a big receive buffer piece by piece stays linear); the
+    records come out the same as from bytes."""
+    import tracemalloc
+
+    records = b"".join(_record(_msg(1000)) for _ in range(1000))  # ~1 MB
+    conn, rec = _conn()
+    data = kind(records) if kind is bytearray else memoryview(bytearray(records))
+    tracemalloc.start()
+    try:
+        n = conn.read_tls(data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert 0 < n < len(records)
+    assert peak < len(records) // 4
+    fed = n
+    for _ in range(10_000):
+        conn.process_new_packets()
+        if fed == len(records):
+            break
+        fed += conn.read_tls(data[fed:])
+    conn.process_new_packets()
+    assert rec.got == [_msg(1000)] * 1000

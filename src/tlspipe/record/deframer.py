@@ -335,9 +335,6 @@ class HandshakeJoiner:
     that :meth:`is_empty` (the key-change check) says what it would have said had the
     record been pushed and popped.
 
-    Args:
-        max_message_size: bound on a message body length (the uint24 length field).
-
     Attributes:
         pending: the buffered octets (read it, never modify it; empty exactly when
             :meth:`is_empty` is true, ``held`` aside — the connection's per-record check
