@@ -13,6 +13,7 @@ import hmac
 import logging
 import re
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from ..conn import CommonState, Message, State, expect_handshake
 from ..crypto.provider import KxGroup, Signer, Tls13CipherSuite
@@ -73,9 +74,9 @@ def _check_second_hello(first: ClientHello, second: ClientHello) -> None:
         raise PeerMisbehaved("ClientHello2 differs from ClientHello1 beyond what HRR allows")
 
 
-@dataclass(frozen=True, slots=True)
-class Selection:
-    """The server's choices for a TLS 1.3 handshake."""
+class Selection(NamedTuple):
+    """The server's choices for a TLS 1.3 handshake (a NamedTuple: built on every
+    ClientHello, and cheaper to build than a frozen dataclass)."""
 
     suite: Tls13CipherSuite
     group: KxGroup
