@@ -421,17 +421,18 @@ def decode_server_hello(r: Reader) -> ServerHello | HelloRetryRequest:
     return _decode_server_hello_checked(r)
 
 
-# The extensions a TLS 1.3 ServerHello carries (RFC 8446 §4.1.3), by type: the field name.
-_FAST_SH_EXTENSIONS = {0x0029: "pre_shared_key", 0x0033: "key_share", 0x002B: "supported_versions"}
+# An extension's type and length (the loop below reads them with one call).
+_TYPE_LEN = struct.Struct("!HH").unpack_from
 
 
 def _fast_server_hello13(r: Reader) -> ServerHello | None:
     """The ServerHello in ``r`` (consumed) when it is the usual TLS 1.3 shape: not a
     HelloRetryRequest, a session ID of at most 32 octets and a non-empty extension list of
-    only pre_shared_key, key_share and supported_versions, each once and well formed.
-    Anything else (other extensions, any malformed or cut input) gives None with ``r``
-    untouched, for the checked decoder and its errors.  Called once per handshake: read in
-    place, without a Reader per field (the same values as the checked code)."""
+    only pre_shared_key, key_share and supported_versions (RFC 8446 §4.1.3), each once and
+    well formed.  Anything else (other extensions, any malformed or cut input) gives None
+    with ``r`` untouched, for the checked decoder and its errors.  Called once per
+    handshake: read in place, without a Reader per field (the same values as the checked
+    code), each extension tested by its type in plain locals."""
     buf, p, end = r.span()
     x = p + 35
     if x > end:
@@ -443,35 +444,34 @@ def _fast_server_hello13(r: Reader) -> ServerHello | None:
     random = buf[p + 2 : p + 34]
     if random == HRR_RANDOM:
         return None
-    values: dict[str, Any] = {}
+    psk = share = version = None
     while x < end:
         if x + 4 > end:
             return None
-        name = _FAST_SH_EXTENSIONS.get((buf[x] << 8) | buf[x + 1])
-        n = (buf[x + 2] << 8) | buf[x + 3]
+        typ, n = _TYPE_LEN(buf, x)
         x += 4
-        if name is None or name in values or x + n > end:
+        if x + n > end:
             return None
-        if name == "key_share":
-            # KeyShareEntry: group, key_exchange<1..2^16-1>, nothing after it
+        if typ == 0x0033 and share is None:  # key_share: KeyShareEntry, nothing after it
             if n < 5 or (buf[x + 2] << 8) | buf[x + 3] != n - 4:
                 return None
-            values[name] = KeyShareEntry((buf[x] << 8) | buf[x + 1], buf[x + 4 : x + n])
+            share = KeyShareEntry((buf[x] << 8) | buf[x + 1], buf[x + 4 : x + n])
+        elif typ == 0x002B and version is None and n == 2:  # supported_versions
+            version = (buf[x] << 8) | buf[x + 1]
+        elif typ == 0x0029 and psk is None and n == 2:  # pre_shared_key: selected_identity
+            psk = (buf[x] << 8) | buf[x + 1]
         else:
-            if n != 2:
-                return None
-            values[name] = (buf[x] << 8) | buf[x + 1]
+            return None
         x += n
     r.take_window()
     q = p + 35 + sid_len
-    exts = ServerExtensions(**values)
     return ServerHello(
         (buf[p] << 8) | buf[p + 1],
         random,
         buf[p + 35 : q],
         (buf[q] << 8) | buf[q + 1],
         buf[q + 2],
-        exts,
+        ServerExtensions(pre_shared_key=psk, key_share=share, supported_versions=version),
     )
 
 
