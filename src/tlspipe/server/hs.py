@@ -198,13 +198,17 @@ def _select13(cfg: ServerConfig, ch: ClientHello, retry: Retry | None) -> Select
         if group is None:
             raise PeerIncompatible("no key exchange group in common")
     sni = _sni(ch)
-    info = ClientHelloInfo(
-        server_name=sni,
-        signature_schemes=ext.signature_algorithms,
-        alpn=ext.alpn,
-        cipher_suites=ch.cipher_suites,
-    )
-    ck = cfg.resolver_.resolve(info)
+    # A config built with certified_key resolves to it for every client (AlwaysResolvesCert;
+    # the config is frozen): no ClientHelloInfo to build for it.
+    ck = cfg.certified_key
+    if ck is None:
+        info = ClientHelloInfo(
+            server_name=sni,
+            signature_schemes=ext.signature_algorithms,
+            alpn=ext.alpn,
+            cipher_suites=ch.cipher_suites,
+        )
+        ck = cfg.resolver_.resolve(info)
     # A PSK-only server (external PSKs, no certificate) defers to the PSK choice
     # (tls13.emit_first_flight), which fails the handshake when no PSK is usable.
     psk_only = ck is None and bool(cfg.external_psks) and ext.pre_shared_key is not None
