@@ -95,9 +95,10 @@ class ClientHello:
         # Fast path: a well-formed prefix is read in place (the checks below, and the same
         # values); anything else takes the checked path, which raises what it always did.
         buf, p, end = r.span()
-        if p + 35 <= end and buf[p + 34] <= 32:
-            q = p + 35 + buf[p + 34]  # after legacy_session_id
-            if q + 2 <= end:
+        if p + 35 <= end:
+            legacy_version, random, sid_len = _HELLO_PREFIX(buf, p)
+            q = p + 35 + sid_len  # after legacy_session_id
+            if sid_len <= 32 and q + 2 <= end:
                 n = (buf[q] << 8) | buf[q + 1]
                 c = q + 2 + n  # at legacy_compression_methods
                 if n >= 2 and not n & 1 and c < end and buf[c] >= 1 and c + 1 + buf[c] <= end:
@@ -105,8 +106,8 @@ class ClientHello:
                     r.take_window()
                     exts = _client_extensions(buf, e, end, r.what) if e < end else _NO_EXTS
                     return cls(
-                        (buf[p] << 8) | buf[p + 1],
-                        buf[p + 2 : p + 34],
+                        legacy_version,
+                        random,
                         buf[p + 35 : q],
                         struct.unpack_from(f"!{n >> 1}H", buf, q + 2),
                         buf[c + 1 : e],
@@ -142,6 +143,9 @@ class ClientHello:
 
 
 _NO_EXTS = ClientExtensions()
+# A hello's legacy_version, random and session ID length (ClientHello, ServerHello), with
+# one call.
+_HELLO_PREFIX = struct.Struct("!H32sB").unpack_from
 # A client sends the same extension block on every handshake but for the bodies of
 # key_share, pre_shared_key and (TLS 1.2) session_ticket.  A block that decoded is
 # remembered by its layout (its length and where those bodies are) and its bytes with those
@@ -434,7 +438,10 @@ def decode_server_hello(r: Reader) -> ServerHello | HelloRetryRequest:
     return _decode_server_hello_checked(r)
 
 
-# An extension's type and length (the loop below reads them with one call).
+# The fixed-width fields read with one call each (after _HELLO_PREFIX): cipher_suite,
+# compression and the extensions' length; an extension's type and length (or a key share's
+# group and key length).
+_SH_SUITE = struct.Struct("!HBH").unpack_from
 _TYPE_LEN = struct.Struct("!HH").unpack_from
 
 
@@ -447,15 +454,15 @@ def _fast_server_hello13(r: Reader) -> ServerHello | None:
     handshake: read in place, without a Reader per field (the same values as the checked
     code), each extension tested by its type in plain locals."""
     buf, p, end = r.span()
-    x = p + 35
-    if x > end:
+    if p + 35 > end:
         return None
-    sid_len = buf[p + 34]
-    x += sid_len + 5  # after session ID, cipher_suite, compression and the list length
-    if sid_len > 32 or x > end or x + ((buf[x - 2] << 8) | buf[x - 1]) != end or x == end:
+    legacy_version, random, sid_len = _HELLO_PREFIX(buf, p)
+    q = p + 35 + sid_len  # at cipher_suite
+    x = q + 5  # after cipher_suite, compression and the extensions' length
+    if sid_len > 32 or x > end or random == HRR_RANDOM:
         return None
-    random = buf[p + 2 : p + 34]
-    if random == HRR_RANDOM:
+    suite, compression, ext_len = _SH_SUITE(buf, q)
+    if x + ext_len != end or x == end:
         return None
     psk = share = version = None
     while x < end:
@@ -466,9 +473,12 @@ def _fast_server_hello13(r: Reader) -> ServerHello | None:
         if x + n > end:
             return None
         if typ == 0x0033 and share is None:  # key_share: KeyShareEntry, nothing after it
-            if n < 5 or (buf[x + 2] << 8) | buf[x + 3] != n - 4:
+            if n < 5:
                 return None
-            share = KeyShareEntry((buf[x] << 8) | buf[x + 1], buf[x + 4 : x + n])
+            group, k = _TYPE_LEN(buf, x)  # the group and the key's length
+            if k != n - 4:
+                return None
+            share = KeyShareEntry(group, buf[x + 4 : x + n])
         elif typ == 0x002B and version is None and n == 2:  # supported_versions
             version = (buf[x] << 8) | buf[x + 1]
         elif typ == 0x0029 and psk is None and n == 2:  # pre_shared_key: selected_identity
@@ -477,13 +487,12 @@ def _fast_server_hello13(r: Reader) -> ServerHello | None:
             return None
         x += n
     r.take_window()
-    q = p + 35 + sid_len
     return ServerHello(
-        (buf[p] << 8) | buf[p + 1],
+        legacy_version,
         random,
         buf[p + 35 : q],
-        (buf[q] << 8) | buf[q + 1],
-        buf[q + 2],
+        suite,
+        compression,
         ServerExtensions(pre_shared_key=psk, key_share=share, supported_versions=version),
     )
 
