@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tlspipe.errors import DecodeError
+from tlspipe.errors import DecodeError, InternalError
 from tlspipe.msgs.codec import Reader
 from tlspipe.msgs.extensions import (
     ClientExtensions,
@@ -353,6 +353,26 @@ def test_server_hello13_bytes_match_the_encoder(sid: bytes, kx: bytes, psk: int 
     raw = encode_server_hello13(random, sid, 0x1302, 0x11EC, kx, psk)
     assert raw == encode_handshake(sh)
     assert decode_handshake(raw, tls13=True).body == sh
+
+
+@pytest.mark.parametrize(
+    ("random", "sid", "kx", "psk"),
+    [
+        (bytes(31), b"", b"\x01" * 32, None),
+        (bytes(33), b"", b"\x01" * 32, None),
+        (bytes(32), bytes(33), b"\x01" * 32, None),
+        (bytes(32), b"", b"", None),
+        (bytes(32), b"", b"\x01" * (0xFFFF - 7), None),
+        (bytes(32), b"", b"\x01" * (0xFFFF - 8), None),  # fits alone, not in the vector
+        (bytes(32), b"", b"\x01" * 32, -1),
+        (bytes(32), b"", b"\x01" * 32, 0x10000),
+    ],
+)
+def test_server_hello13_encoder_refuses_out_of_range(
+    random: bytes, sid: bytes, kx: bytes, psk: int | None
+) -> None:
+    with pytest.raises(InternalError):
+        encode_server_hello13(random, sid, 0x1302, 0x11EC, kx, psk)
 
 
 @pytest.mark.parametrize("sid", [b"", bytes(range(32))])

@@ -74,6 +74,9 @@ _ECDSA: dict[int, tuple[hashes.HashAlgorithm, str]] = {
     S.ecdsa_secp384r1_sha384: (_HASHES["sha384"], "secp384r1"),
     S.ecdsa_secp521r1_sha512: (_HASHES["sha512"], "secp521r1"),
 }
+# scheme -> its ec.ECDSA signature algorithm, built once (its constructor checks the hash
+# through an ABC isinstance on every call; the object is immutable)
+_ECDSA_ALGORITHM = {s: ec.ECDSA(h) for s, (h, _curve) in _ECDSA.items()}
 _RSA_PSS: dict[int, hashes.HashAlgorithm] = {
     S.rsa_pss_rsae_sha256: _HASHES["sha256"],
     S.rsa_pss_rsae_sha384: _HASHES["sha384"],
@@ -110,7 +113,7 @@ def _pss(h: hashes.HashAlgorithm) -> padding.PSS:
 class _EcdsaSigner:
     scheme: SignatureScheme
     _key: ec.EllipticCurvePrivateKey = field(repr=False)
-    _hash: hashes.HashAlgorithm = field(repr=False)
+    _algorithm: ec.ECDSA = field(repr=False)
 
     def sign(self, message: bytes) -> bytes:
         """DER-encoded ECDSA signature (RFC 8446 §4.2.3, RFC 3279).
@@ -118,7 +121,7 @@ class _EcdsaSigner:
         Raises:
             Nothing.
         """
-        return self._key.sign(message, ec.ECDSA(self._hash))
+        return self._key.sign(message, self._algorithm)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +189,16 @@ class EcdsaSigningKey(_HasPublicKey):
 
     key: ec.EllipticCurvePrivateKey = field(repr=False)
     algorithm: str = "ECDSA"
+    # The only signer this key can give (None: a curve without a TLS scheme), built once:
+    # choose_scheme runs on every handshake, and a signer holds no per-use state.
+    _signer: _EcdsaSigner | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        scheme = _CURVE_SCHEME.get(self.key.curve.name)
+        signer = None
+        if scheme is not None:
+            signer = _EcdsaSigner(scheme, self.key, _ECDSA_ALGORITHM[scheme])
+        object.__setattr__(self, "_signer", signer)
 
     def choose_scheme(self, offered: Sequence[int], *, tls13: bool = False) -> Signer | None:
         """The curve's scheme if offered, else None.
@@ -193,10 +206,14 @@ class EcdsaSigningKey(_HasPublicKey):
         Raises:
             Nothing.
         """
-        scheme = _CURVE_SCHEME.get(self.key.curve.name)
-        if scheme is None or _pick((scheme,), offered, tls13) is None:
+        signer = self._signer
+        if (
+            signer is None
+            or signer.scheme not in offered
+            or (tls13 and not tls13_ok(signer.scheme))
+        ):
             return None
-        return _EcdsaSigner(scheme, self.key, _ECDSA[scheme][0])
+        return signer
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,14 +413,12 @@ def verify_signature(
         raise _wrong_scheme("signature scheme not allowed in TLS 1.3")
     try:
         if scheme in _ECDSA:
-            h, curve = _ECDSA[scheme]
             if not isinstance(public_key, ec.EllipticCurvePublicKey):
                 raise _wrong_scheme("ECDSA scheme for a non-EC key")
-            if public_key.curve.name not in _CURVE_SCHEME or (
-                tls13 and public_key.curve.name != curve
-            ):
+            curve = public_key.curve.name
+            if curve not in _CURVE_SCHEME or (tls13 and curve != _ECDSA[scheme][1]):
                 raise _wrong_scheme("ECDSA scheme does not match the key's curve")
-            public_key.verify(signature, message, ec.ECDSA(h))
+            public_key.verify(signature, message, _ECDSA_ALGORITHM[scheme])
         elif scheme in _RSA_PSS:
             if not isinstance(public_key, rsa.RSAPublicKey):
                 raise _wrong_scheme("RSA scheme for a non-RSA key")

@@ -95,9 +95,10 @@ class ClientHello:
         # Fast path: a well-formed prefix is read in place (the checks below, and the same
         # values); anything else takes the checked path, which raises what it always did.
         buf, p, end = r.span()
-        if p + 35 <= end and buf[p + 34] <= 32:
-            q = p + 35 + buf[p + 34]  # after legacy_session_id
-            if q + 2 <= end:
+        if p + 35 <= end:
+            legacy_version, random, sid_len = _HELLO_PREFIX(buf, p)
+            q = p + 35 + sid_len  # after legacy_session_id
+            if sid_len <= 32 and q + 2 <= end:
                 n = (buf[q] << 8) | buf[q + 1]
                 c = q + 2 + n  # at legacy_compression_methods
                 if n >= 2 and not n & 1 and c < end and buf[c] >= 1 and c + 1 + buf[c] <= end:
@@ -105,8 +106,8 @@ class ClientHello:
                     r.take_window()
                     exts = _client_extensions(buf, e, end, r.what) if e < end else _NO_EXTS
                     return cls(
-                        (buf[p] << 8) | buf[p + 1],
-                        buf[p + 2 : p + 34],
+                        legacy_version,
+                        random,
                         buf[p + 35 : q],
                         struct.unpack_from(f"!{n >> 1}H", buf, q + 2),
                         buf[c + 1 : e],
@@ -142,6 +143,9 @@ class ClientHello:
 
 
 _NO_EXTS = ClientExtensions()
+# A hello's legacy_version, random and session ID length (ClientHello, ServerHello), with
+# one call.
+_HELLO_PREFIX = struct.Struct("!H32sB").unpack_from
 # A client sends the same extension block on every handshake but for the bodies of
 # key_share, pre_shared_key and (TLS 1.2) session_ticket.  A block that decoded is
 # remembered by its layout (its length and where those bodies are) and its bytes with those
@@ -335,27 +339,40 @@ def encode_server_hello13(
     Raises:
         InternalError: a value out of its field's range (a local bug).
     """
-    if (
-        len(random) != 32
-        or len(session_id_echo) > 32
-        or not 0 < len(key_exchange) <= 0xFFFF - 8
-        or (psk_index is not None and not 0 <= psk_index <= 0xFFFF)
-    ):
-        raise InternalError("ServerHello field out of range")
+    # Built with one join, the fixed-width fields packed by one struct call each (this runs
+    # on every TLS 1.3 handshake).
+    sid_len = len(session_id_echo)
     kx_len = len(key_exchange)
-    ext_len = 8 + kx_len + 6 + (6 if psk_index is not None else 0)
-    extensions = b"".join(
+    if psk_index is None:
+        psk = b""
+        ext_len = 14 + kx_len
+    elif 0 <= psk_index <= 0xFFFF:
+        psk = _SH13_PSK(0x00290002, psk_index)
+        ext_len = 20 + kx_len
+    else:
+        raise InternalError("ServerHello field out of range")
+    if len(random) != 32 or sid_len > 32 or not 0 < kx_len <= 0xFFFF - 8 or ext_len > 0xFFFD:
+        raise InternalError("ServerHello field out of range")
+    return b"".join(
         (
-            ext_len.to_bytes(2, "big"),
-            b"" if psk_index is None else b"\x00\x29\x00\x02" + psk_index.to_bytes(2, "big"),
-            (0x00330000 | (kx_len + 4)).to_bytes(4, "big"),
-            group.to_bytes(2, "big"),
-            kx_len.to_bytes(2, "big"),
+            _SH13_HEAD(0x02000000 | (40 + sid_len + ext_len), 0x0303, random, sid_len),
+            session_id_echo,
+            _SH13_SUITE(cipher_suite, 0, ext_len),
+            psk,
+            _SH13_SHARE(0x00330000 | (kx_len + 4), group, kx_len),
             key_exchange,
-            b"\x00\x2b\x00\x02\x03\x04",
+            b"\x00\x2b\x00\x02\x03\x04",  # supported_versions: TLS 1.3
         )
     )
-    return encode_server_hello(random, session_id_echo, cipher_suite, extensions)
+
+
+# encode_server_hello13's fixed-width parts: the handshake header, legacy_version, random
+# and the session ID's length; cipher_suite, compression 0 and the extensions' length; the
+# pre_shared_key extension; the key_share extension's header, group and key length.
+_SH13_HEAD = struct.Struct("!IH32sB").pack
+_SH13_SUITE = struct.Struct("!HBH").pack
+_SH13_PSK = struct.Struct("!IH").pack
+_SH13_SHARE = struct.Struct("!IHH").pack
 
 
 @dataclass(frozen=True, slots=True)
@@ -421,57 +438,62 @@ def decode_server_hello(r: Reader) -> ServerHello | HelloRetryRequest:
     return _decode_server_hello_checked(r)
 
 
-# The extensions a TLS 1.3 ServerHello carries (RFC 8446 §4.1.3), by type: the field name.
-_FAST_SH_EXTENSIONS = {0x0029: "pre_shared_key", 0x0033: "key_share", 0x002B: "supported_versions"}
+# The fixed-width fields read with one call each (after _HELLO_PREFIX): cipher_suite,
+# compression and the extensions' length; an extension's type and length (or a key share's
+# group and key length).
+_SH_SUITE = struct.Struct("!HBH").unpack_from
+_TYPE_LEN = struct.Struct("!HH").unpack_from
 
 
 def _fast_server_hello13(r: Reader) -> ServerHello | None:
     """The ServerHello in ``r`` (consumed) when it is the usual TLS 1.3 shape: not a
     HelloRetryRequest, a session ID of at most 32 octets and a non-empty extension list of
-    only pre_shared_key, key_share and supported_versions, each once and well formed.
-    Anything else (other extensions, any malformed or cut input) gives None with ``r``
-    untouched, for the checked decoder and its errors.  Called once per handshake: read in
-    place, without a Reader per field (the same values as the checked code)."""
+    only pre_shared_key, key_share and supported_versions (RFC 8446 §4.1.3), each once and
+    well formed.  Anything else (other extensions, any malformed or cut input) gives None
+    with ``r`` untouched, for the checked decoder and its errors.  Called once per
+    handshake: read in place, without a Reader per field (the same values as the checked
+    code), each extension tested by its type in plain locals."""
     buf, p, end = r.span()
-    x = p + 35
-    if x > end:
+    if p + 35 > end:
         return None
-    sid_len = buf[p + 34]
-    x += sid_len + 5  # after session ID, cipher_suite, compression and the list length
-    if sid_len > 32 or x > end or x + ((buf[x - 2] << 8) | buf[x - 1]) != end or x == end:
+    legacy_version, random, sid_len = _HELLO_PREFIX(buf, p)
+    q = p + 35 + sid_len  # at cipher_suite
+    x = q + 5  # after cipher_suite, compression and the extensions' length
+    if sid_len > 32 or x > end or random == HRR_RANDOM:
         return None
-    random = buf[p + 2 : p + 34]
-    if random == HRR_RANDOM:
+    suite, compression, ext_len = _SH_SUITE(buf, q)
+    if x + ext_len != end or x == end:
         return None
-    values: dict[str, Any] = {}
+    psk = share = version = None
     while x < end:
         if x + 4 > end:
             return None
-        name = _FAST_SH_EXTENSIONS.get((buf[x] << 8) | buf[x + 1])
-        n = (buf[x + 2] << 8) | buf[x + 3]
+        typ, n = _TYPE_LEN(buf, x)
         x += 4
-        if name is None or name in values or x + n > end:
+        if x + n > end:
             return None
-        if name == "key_share":
-            # KeyShareEntry: group, key_exchange<1..2^16-1>, nothing after it
-            if n < 5 or (buf[x + 2] << 8) | buf[x + 3] != n - 4:
+        if typ == 0x0033 and share is None:  # key_share: KeyShareEntry, nothing after it
+            if n < 5:
                 return None
-            values[name] = KeyShareEntry((buf[x] << 8) | buf[x + 1], buf[x + 4 : x + n])
+            group, k = _TYPE_LEN(buf, x)  # the group and the key's length
+            if k != n - 4:
+                return None
+            share = KeyShareEntry(group, buf[x + 4 : x + n])
+        elif typ == 0x002B and version is None and n == 2:  # supported_versions
+            version = (buf[x] << 8) | buf[x + 1]
+        elif typ == 0x0029 and psk is None and n == 2:  # pre_shared_key: selected_identity
+            psk = (buf[x] << 8) | buf[x + 1]
         else:
-            if n != 2:
-                return None
-            values[name] = (buf[x] << 8) | buf[x + 1]
+            return None
         x += n
     r.take_window()
-    q = p + 35 + sid_len
-    exts = ServerExtensions(**values)
     return ServerHello(
-        (buf[p] << 8) | buf[p + 1],
+        legacy_version,
         random,
         buf[p + 35 : q],
-        (buf[q] << 8) | buf[q + 1],
-        buf[q + 2],
-        exts,
+        suite,
+        compression,
+        ServerExtensions(pre_shared_key=psk, key_share=share, supported_versions=version),
     )
 
 

@@ -13,6 +13,7 @@ import hmac
 import logging
 import re
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from ..conn import CommonState, Message, State, expect_handshake
 from ..crypto.provider import KxGroup, Signer, Tls13CipherSuite
@@ -73,9 +74,9 @@ def _check_second_hello(first: ClientHello, second: ClientHello) -> None:
         raise PeerMisbehaved("ClientHello2 differs from ClientHello1 beyond what HRR allows")
 
 
-@dataclass(frozen=True, slots=True)
-class Selection:
-    """The server's choices for a TLS 1.3 handshake."""
+class Selection(NamedTuple):
+    """The server's choices for a TLS 1.3 handshake (a NamedTuple: built on every
+    ClientHello, and cheaper to build than a frozen dataclass)."""
 
     suite: Tls13CipherSuite
     group: KxGroup
@@ -197,13 +198,17 @@ def _select13(cfg: ServerConfig, ch: ClientHello, retry: Retry | None) -> Select
         if group is None:
             raise PeerIncompatible("no key exchange group in common")
     sni = _sni(ch)
-    info = ClientHelloInfo(
-        server_name=sni,
-        signature_schemes=ext.signature_algorithms,
-        alpn=ext.alpn,
-        cipher_suites=ch.cipher_suites,
-    )
-    ck = cfg.resolver_.resolve(info)
+    # A config built with certified_key resolves to it for every client (AlwaysResolvesCert;
+    # the config is frozen): no ClientHelloInfo to build for it.
+    ck = cfg.certified_key
+    if ck is None:
+        info = ClientHelloInfo(
+            server_name=sni,
+            signature_schemes=ext.signature_algorithms,
+            alpn=ext.alpn,
+            cipher_suites=ch.cipher_suites,
+        )
+        ck = cfg.resolver_.resolve(info)
     # A PSK-only server (external PSKs, no certificate) defers to the PSK choice
     # (tls13.emit_first_flight), which fails the handshake when no PSK is usable.
     psk_only = ck is None and bool(cfg.external_psks) and ext.pre_shared_key is not None

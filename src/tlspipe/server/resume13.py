@@ -33,6 +33,7 @@ import logging
 import struct
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -385,12 +386,14 @@ def emit_tickets(
     cx: CommonState,
     cfg: ServerConfig,
     suite: Tls13CipherSuite,
-    resumption_master_secret: bytes,
+    resumption_master_secret: Callable[[], bytes],
 ) -> int:
     """Send up to ``cfg.send_tls13_tickets`` NewSessionTickets (RFC 8446 §4.6.1).
 
     Stateless when the config has an enabled ticketer, else stateful through the session
-    storage; none when neither can hold a session.
+    storage; none when neither can hold a session.  ``resumption_master_secret`` is called
+    (once) only when tickets are to be sent: the secret and the transcript hash it needs
+    cost work that a server sending no ticket need not do.
 
     Returns:
         How many tickets were sent.
@@ -404,6 +407,7 @@ def emit_tickets(
     storage = cfg.session_storage
     if count <= 0 or (not stateless and not storage.can_cache()):
         return 0
+    rms = resumption_master_secret()
     rand = cfg.provider.secure_random
     lifetime = min(
         ticketer.lifetime() if ticketer is not None and stateless else STATEFUL_TICKET_LIFETIME,
@@ -417,7 +421,7 @@ def emit_tickets(
         age_add = int.from_bytes(rand(4), "big")
         value = Tls13ServerSessionValue(
             suite=int(suite.suite),
-            secret=resumption_psk(suite.hash_name, resumption_master_secret, nonce),
+            secret=resumption_psk(suite.hash_name, rms, nonce),
             alpn=cx.alpn_protocol,
             sni=cx.sni,
             created_at=created,

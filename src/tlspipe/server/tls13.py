@@ -465,7 +465,6 @@ class ExpectFinished:
         expected = self.traffic.client_finished_verify_data(tr.current_hash())
         if not hmac.compare_digest(expected, fin.verify_data):
             raise PeerMisbehaved("client Finished is incorrect", AlertDescription.decrypt_error)
-        tr.add(m.raw)
         t = self.traffic
         cx.set_tls13_decrypter(self.suite, t.client_application_traffic_secret_0)
         cx.traffic = TrafficSecrets(
@@ -475,7 +474,12 @@ class ExpectFinished:
         )
         cx.exporter = Tls13Exporter(t)
         if self.tickets:
-            rms = t.resumption_master_secret(tr.current_hash())
+            # The client's Finished goes into the transcript only for the resumption master
+            # secret, which only tickets need (nothing reads the transcript after it).
+            def rms() -> bytes:
+                tr.add(m.raw)
+                return t.resumption_master_secret(tr.current_hash())
+
             emit_tickets(cx, self.config, self.suite, rms)
         cx.start_traffic()
         _log.debug("server handshake complete")
