@@ -236,8 +236,10 @@ def _variable_spans(raw: bytes) -> list[tuple[int, int]]:
 def test_a_remembered_block_decodes_only_the_variable_bodies(
     raw: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Once a block decoded, a block with other bytes in those bodies skips the container's
-    decoder (and decodes as the checked code does)."""
+    """Once a block decoded twice (it is remembered on its second sighting), a block with
+    other bytes in those bodies skips the container's decoder (and decodes as the checked
+    code does)."""
+    _same(raw)
     _same(raw)
     start, stop = next((a, b) for a, b in _variable_spans(raw) if b > a)
     changed = bytearray(raw)
@@ -258,7 +260,8 @@ def test_remembered_blocks_with_other_bodies_decode_alike(
     """Bodies of key_share / pre_shared_key / session_ticket changed (same length: the
     remembered layout) in a block decoded before: the same values, errors and alerts as the
     checked code; and edits anywhere else (a block not remembered) too."""
-    _same(raw)  # remember it
+    _same(raw)
+    _same(raw)  # remembered on the second sighting
     spans = _variable_spans(raw)
     positions = (
         list(range(4, len(raw)))
@@ -273,19 +276,48 @@ def test_remembered_blocks_with_other_bodies_decode_alike(
     _same(bytes(b))
 
 
+def _table_sizes() -> tuple[int, int]:
+    from tlspipe.msgs import hello
+
+    table = hello._CH_TABLE
+    return len(table), sum(len(known) for _, _, known in table)
+
+
 def test_remembered_blocks_are_bounded() -> None:
-    """Peers choose the blocks: at most 64 are kept, none over 2 KiB (outside the cut bodies)."""
+    """Peers choose the blocks: at most 64 are kept in at most 16 layouts, none over 2 KiB
+    (outside the cut bodies); the blocks seen once are bounded too."""
     from tlspipe.msgs import hello
 
     for i in range(300):
-        _new(_hello(server_name=b"h%d.example" % i))
-        _new(_hello(unknown=((0xFAFA, bytes(i % 7)),)))
-        assert sum(map(len, hello._CH_LAYOUTS.values())) <= 64
-        assert len(hello._CH_LAYOUTS) <= 16
-    hello._CH_LAYOUTS.clear()
+        for _ in range(2):
+            _new(_hello(server_name=b"h%d.example" % i))
+            _new(_hello(unknown=((0xFAFA, bytes(i % 7)),)))
+        layouts, blocks = _table_sizes()
+        assert layouts <= 16 and blocks <= 64
+        assert len(hello._CH_SEEN) <= hello._CH_SEEN_MAX
+    hello._CH_TABLE = ()
     big = _hello(unknown=((0xFAFA, bytes(3000)),))
     _same(big)
-    assert not hello._CH_LAYOUTS
+    _same(big)
+    assert hello._CH_TABLE == ()
+
+
+def test_blocks_seen_once_are_not_remembered() -> None:
+    """A client whose blocks never repeat (here: a fresh unknown extension body each time, as
+    GREASE or QUIC transport parameters make it) leaves the table as it was; a block seen
+    twice is remembered and then decoded from it."""
+    from tlspipe.msgs import hello
+
+    hello._CH_TABLE = ()
+    hello._CH_SEEN.clear()
+    for _ in range(200):
+        _same(_hello(unknown=((0xFAFA, os.urandom(8)),)))
+    assert hello._CH_TABLE == ()
+    again = _hello(unknown=((0xFAFA, b"repeated"),))
+    _same(again)
+    assert hello._CH_TABLE == ()
+    _same(again)
+    assert _table_sizes() == (1, 1)
 
 
 def test_remembered_blocks_under_threads() -> None:

@@ -154,11 +154,25 @@ _HELLO_PREFIX = struct.Struct("!H32sB").unpack_from
 # the same cuts has the same headers at the same places, so everything but the cut bodies
 # decodes as before: only those are decoded (with the readers and errors of
 # ClientExtensions.decode), instead of walking every extension's codec.
-#: Blocks are remembered only up to this many octets (outside the cut bodies), 64 in all.
+#
+# A block is remembered the second time it is seen: clients whose blocks never repeat
+# (shuffled extension order, GREASE values, QUIC transport parameters) leave the table alone
+# instead of churning it and evicting the blocks that do repeat.
+#: Blocks are remembered only up to this many octets (outside the cut bodies), 64 in all
+#: (their decoded values can take a few MB at worst).
 _CH_KEY_MAX = 2048
-_CH_LAYOUTS: dict[tuple[int, tuple[tuple[int, int, int], ...]], dict[bytes, dict[str, Any]]] = {}
-#: Guards every change of _CH_LAYOUTS and the snapshot read from it (the inner dicts are
-#: only written under it; a reader's single ``get`` needs no lock).
+_CH_MAX_BLOCKS = 64
+_CH_MAX_LAYOUTS = 16
+#: (block length, cuts, {bytes outside the cuts: fixed fields}) per layout.  Readers take the
+#: current tuple without a lock; a writer builds a new one (or adds to a layout's dict)
+#: holding _CH_LOCK.
+_CH_TABLE: tuple[tuple[int, tuple[tuple[int, int, int], ...], dict[bytes, dict[str, Any]]], ...]
+_CH_TABLE = ()
+#: Hashes of blocks seen once (bounded; a collision only remembers a block one sighting early).
+_CH_SEEN: set[int] = set()
+_CH_SEEN_MAX = 1024
+#: Taken by writers only, without waiting: a writer that finds it held skips remembering
+#: (so no thread ever blocks on it, nor a child forked while another thread held it).
 _CH_LOCK = threading.Lock()
 _CH_VARIABLE = {
     f.typ: f
@@ -177,12 +191,9 @@ def _client_extensions(buf: bytes, e: int, end: int, what: str) -> ClientExtensi
     """The ClientHello's extension vector at ``buf[e:end]`` (all of the rest of the body):
     the value and errors of ``ClientExtensions.decode`` followed by ``expect_empty``."""
     n = end - e
-    with _CH_LOCK:  # another thread may add or clear layouts: iterate a snapshot
-        layouts = tuple(_CH_LAYOUTS.items())
-    for layout, known in layouts:
-        if layout[0] != n:
+    for size, cuts, known in _CH_TABLE:
+        if size != n:
             continue
-        cuts = layout[1]
         parts: list[bytes] = []
         last = e
         for _typ, start, stop in cuts:
@@ -198,13 +209,14 @@ def _client_extensions(buf: bytes, e: int, end: int, what: str) -> ClientExtensi
                 values[f.name] = f.dec(body)
                 body.expect_empty()
             return ClientExtensions(**fixed, **values)
-    # Not seen: find this block's layout by its headers, decode it all, remember it.
+    # Not remembered: decode it all, find its layout by its headers (it decoded, so they
+    # tile the block exactly), remember it if it was seen before.
     exts = _decode_client_extensions(buf, e, end, what)
     pos = e + 2
     found: list[tuple[int, int, int]] = []
     parts = []
     last = e
-    while pos + 4 <= end:
+    while pos < end:
         typ = (buf[pos] << 8) | buf[pos + 1]
         start = pos + 4
         pos = start + ((buf[pos + 2] << 8) | buf[pos + 3])
@@ -212,16 +224,38 @@ def _client_extensions(buf: bytes, e: int, end: int, what: str) -> ClientExtensi
             found.append((typ, start - e, pos - e))
             parts.append(buf[last:start])
             last = pos
-    if pos == end:  # (it decoded, so this holds)
-        parts.append(buf[last:end])
-        key = b"".join(parts)
-        if len(key) <= _CH_KEY_MAX:  # a peer can make us keep at most ~64 × 2 × 2 KiB
-            fixed_values = {name: getattr(exts, name) for name in _CH_FIXED_NAMES}
-            with _CH_LOCK:
-                if len(_CH_LAYOUTS) >= 16 or sum(map(len, _CH_LAYOUTS.values())) >= 64:
-                    _CH_LAYOUTS.clear()
-                _CH_LAYOUTS.setdefault((n, tuple(found)), {})[key] = fixed_values
+    parts.append(buf[last:end])
+    key = b"".join(parts)
+    if len(key) <= _CH_KEY_MAX:
+        _remember(n, tuple(found), key, exts)
     return exts
+
+
+def _remember(
+    n: int, cuts: tuple[tuple[int, int, int], ...], key: bytes, exts: ClientExtensions
+) -> None:
+    """Add a decoded block to the table on its second sighting (see above)."""
+    global _CH_TABLE
+    h = hash(key)
+    if h not in _CH_SEEN:
+        if len(_CH_SEEN) >= _CH_SEEN_MAX:
+            _CH_SEEN.clear()
+        _CH_SEEN.add(h)
+        return
+    if not _CH_LOCK.acquire(blocking=False):
+        return
+    try:
+        fixed = {name: getattr(exts, name) for name in _CH_FIXED_NAMES}
+        table = _CH_TABLE
+        if len(table) >= _CH_MAX_LAYOUTS or sum(len(k) for _, _, k in table) >= _CH_MAX_BLOCKS:
+            table = _CH_TABLE = ()
+        for size, c, known in table:
+            if size == n and c == cuts:
+                known[key] = fixed
+                return
+        _CH_TABLE = (*table, (n, cuts, {key: fixed}))
+    finally:
+        _CH_LOCK.release()
 
 
 def _decode_client_extensions(buf: bytes, e: int, end: int, what: str) -> ClientExtensions:
