@@ -119,7 +119,7 @@ def prepare_resumption(
     if value is not None and (
         value.expired(_now(config))
         or not value.extended_ms
-        or not _offers_suite(config, value.suite)
+        or not _offered_suite(config, value.suite)
     ):
         value = None
     ticket_ext: bytes | None = None
@@ -137,7 +137,7 @@ def prepare_resumption(
     return value, ticket_ext, session_id
 
 
-def _offers_suite(config: ClientConfig, code: int) -> Tls12CipherSuite | None:
+def _offered_suite(config: ClientConfig, code: int) -> Tls12CipherSuite | None:
     """The configured TLS 1.2 suite with wire code ``code``, or None."""
     for s in config.suites_:  # a loop, not next(genexpr): no generator frame per handshake
         if s.suite == code and isinstance(s, Tls12CipherSuite):
@@ -163,7 +163,7 @@ def _check_server_hello(
     cx: CommonState, h: HelloInput, sh: ServerHello, offered: OfferedHello
 ) -> Tls12CipherSuite:
     cfg = h.config
-    suite = _offers_suite(cfg, sh.cipher_suite)
+    suite = _offered_suite(cfg, sh.cipher_suite)
     if suite is None or sh.cipher_suite not in offered.suites:
         raise PeerMisbehaved("server selected a cipher suite we did not offer")
     if sh.legacy_compression_method != CompressionMethod.null:
