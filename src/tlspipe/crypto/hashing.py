@@ -140,11 +140,14 @@ def hkdf_expander(name: str, prk: bytes) -> Callable[[bytes, int], bytes]:
     size = alg.digest_size
 
     def expand(info: bytes, length: int) -> bytes:
-        if 0 < length <= size:
+        if length == size:  # a HashLen secret: the usual case, tested first
             h = keyed.copy()
             h.update(info + b"\x01")
-            out = h.finalize()
-            return out if length == size else out[:length]
+            return h.finalize()
+        if 0 < length < size:
+            h = keyed.copy()
+            h.update(info + b"\x01")
+            return h.finalize()[:length]
         return hkdf_expand(name, prk, info, length)
 
     return expand

@@ -97,12 +97,12 @@ def _expand_label(
 
 def _derive(expand: Callable[[bytes, int], bytes], label: bytes, th: bytes, n: int) -> bytes:
     """Derive-Secret with an :func:`hkdf_expander` of the secret, ``th`` a transcript hash
-    (at most 255 octets) and ``n`` the hash length: the ``HkdfLabel`` head is looked up once
-    (no cache of labels by transcript hash, which never repeats)."""
-    head = _HEADS.get((label, n))
-    if head is None or len(th) > 255:
+    (at most 255 octets) and ``n`` the hash length: the ``HkdfLabel`` up to the context is
+    looked up once (no cache of labels by transcript hash, which never repeats)."""
+    prefix = _DERIVE_PREFIXES.get((label, n))
+    if prefix is None or len(th) != n:
         return _expand_label(expand, label, th, n)
-    return expand(head + _OCTETS[len(th)] + th, n)
+    return expand(prefix + th, n)
 
 
 def hkdf_label(label: bytes, context: bytes, length: int) -> bytes:
@@ -143,6 +143,31 @@ _EMPTY_HASHES = frozenset(hash_of(h, b"") for h in ("sha256", "sha384"))
 _HASH_LEN = {"sha256": 32, "sha384": 48}
 # hash name → (early secret, its "derived" secret) for a handshake without a PSK (public).
 _NO_PSK: dict[str, tuple[bytes, bytes]] = {}
+
+
+# The HkdfLabels of traffic_keys* (RFC 8446 §7.3, §4.4.4): the AEAD key by key length, the IV,
+# the finished key by hash name (module constants: no tuple-keyed lookup per handshake key).
+_KEY_INFO = {n: hkdf_label(b"key", b"", n) for n in (16, 32)}
+_IV_INFO = hkdf_label(b"iv", b"", 12)
+_FINISHED_INFO = {h: hkdf_label(b"finished", b"", n) for h, n in _HASH_LEN.items()}
+
+
+# (label, n) → the HkdfLabel of Derive-Secret(., label, th) up to th, for an n-octet th: the
+# uint16 length n, the full label and the context's length octet n.
+_DERIVE_PREFIXES = {
+    (label, n): hkdf_label(label, b"", n)[:-1] + _OCTETS[n]
+    for n in _HASH_LEN.values()
+    for label in (
+        b"c e traffic",
+        b"e exp master",
+        b"c hs traffic",
+        b"s hs traffic",
+        b"c ap traffic",
+        b"s ap traffic",
+        b"exp master",
+        b"res master",
+    )
+}
 
 
 def derive_secret(hash_name: str, secret: bytes, label: bytes, transcript_hash: bytes) -> bytes:
@@ -210,14 +235,11 @@ def traffic_keys(suite: Tls13CipherSuite, secret: bytes) -> tuple[bytes, bytes]:
         InternalError: bad arguments (a bug).
     """
     key_len = suite.aead.key_len
-    key_info = _LABELS.get((b"key", b"", key_len))
+    key_info = _KEY_INFO.get(key_len)
     if key_info is None:
         key_info = hkdf_label(b"key", b"", key_len)
-    iv_info = _LABELS.get((b"iv", b"", 12))
-    if iv_info is None:
-        iv_info = hkdf_label(b"iv", b"", 12)
     # one keyed HMAC for both
-    return hkdf_expand_two(suite.hash_name, secret, key_info, key_len, iv_info, 12)
+    return hkdf_expand_two(suite.hash_name, secret, key_info, key_len, _IV_INFO, 12)
 
 
 def traffic_keys_and_finished_key(
@@ -230,18 +252,14 @@ def traffic_keys_and_finished_key(
         InternalError: bad arguments (a bug).
     """
     key_len = suite.aead.key_len
-    key_info = _LABELS.get((b"key", b"", key_len))
+    key_info = _KEY_INFO.get(key_len)
     if key_info is None:
         key_info = hkdf_label(b"key", b"", key_len)
-    iv_info = _LABELS.get((b"iv", b"", 12))
-    if iv_info is None:
-        iv_info = hkdf_label(b"iv", b"", 12)
     h = suite.hash_name
-    n = _hash_len(h)
-    fin_info = _LABELS.get((b"finished", b"", n))
+    fin_info = _FINISHED_INFO.get(h)
     if fin_info is None:
-        fin_info = hkdf_label(b"finished", b"", n)
-    return hkdf_expand_three(h, secret, key_info, key_len, iv_info, 12, fin_info)
+        fin_info = hkdf_label(b"finished", b"", _hash_len(h))
+    return hkdf_expand_three(h, secret, key_info, key_len, _IV_INFO, 12, fin_info)
 
 
 def next_traffic_secret(hash_name: str, secret: bytes) -> bytes:
