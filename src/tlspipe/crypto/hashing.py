@@ -8,6 +8,7 @@ Layering: imports only :mod:`tlspipe.errors` and ``cryptography``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 from cryptography.hazmat.primitives import hashes, hmac
@@ -28,6 +29,11 @@ __all__ = [
     "hmac_sign",
 ]
 
+_HASHLIB: dict[str, Callable[[], hashlib._Hash]] = {
+    "sha256": hashlib.sha256,
+    "sha384": hashlib.sha384,
+    "sha512": hashlib.sha512,
+}
 _ALGS: dict[str, hashes.HashAlgorithm] = {
     "sha256": hashes.SHA256(),
     "sha384": hashes.SHA384(),
@@ -56,14 +62,21 @@ def hash_len(name: str) -> int:
     return hash_algorithm(name).digest_size
 
 
-def hash_new(name: str) -> hashes.Hash:
-    """A fresh incremental hash context (supports ``update``, ``copy``, ``finalize``).
+def hash_new(name: str) -> hashlib._Hash:
+    """A fresh incremental hash context (``update``, ``copy``, ``digest``) of a TLS hash.
+
+    It is ``hashlib``'s (OpenSSL's, as ``cryptography``'s is): the transcript copies and
+    finalizes one ~5 times per handshake side, and ``cryptography``'s ``Hash`` runs a Python
+    ``isinstance`` check against an ABC on each ``finalize``.
 
     Raises:
         InternalError: unknown hash name.
     """
-    alg = _ALGS.get(name)  # hash_algorithm inline: a frame less on every call below
-    return hashes.Hash(alg if alg is not None else hash_algorithm(name))
+    new = _HASHLIB.get(name)
+    if new is None:
+        hash_algorithm(name)  # raises for an unknown name
+        raise InternalError(f"no incremental hash {name!r}")
+    return new()
 
 
 def hash_of(name: str, data: bytes) -> bytes:

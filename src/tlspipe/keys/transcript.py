@@ -13,7 +13,7 @@ Layering: imports :mod:`tlspipe.errors` and :mod:`tlspipe.crypto.hashing`.
 
 from __future__ import annotations
 
-from cryptography.hazmat.primitives import hashes
+import hashlib
 
 from ..crypto.hashing import hash_new
 from ..enums import HandshakeType
@@ -30,7 +30,7 @@ class Transcript:
     def __init__(self) -> None:
         self._buffer: bytearray | None = bytearray()
         self._keep_buffer = True
-        self._ctx: hashes.Hash | None = None
+        self._ctx: hashlib._Hash | None = None
         self._hash_name: str | None = None
 
     def __repr__(self) -> str:
@@ -79,7 +79,7 @@ class Transcript:
         """
         if self._ctx is None:
             raise InternalError("transcript hash not started")
-        return self._ctx.copy().finalize()
+        return self._ctx.copy().digest()
 
     def hash_of_buffer_plus(self, raw: bytes, hash_name: str | None = None) -> bytes:
         """``Hash(messages so far || raw)`` without adding ``raw`` (PSK binders, RFC 8446
@@ -101,7 +101,7 @@ class Transcript:
             ctx = hash_new(hash_name)
             ctx.update(bytes(self._buffer))
         ctx.update(raw)
-        return ctx.finalize()
+        return ctx.digest()
 
     def rollup_for_hrr(self) -> None:
         """Replace the transcript so far (ClientHello1) with ``message_hash`` (RFC 8446
@@ -112,7 +112,7 @@ class Transcript:
         """
         if self._ctx is None or self._hash_name is None:
             raise InternalError("transcript hash not started")
-        digest = self._ctx.finalize()
+        digest = self._ctx.digest()
         synthetic = bytes((HandshakeType.message_hash, 0, 0, len(digest))) + digest
         self._ctx = hash_new(self._hash_name)
         self._ctx.update(synthetic)
