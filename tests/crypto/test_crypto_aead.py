@@ -20,6 +20,7 @@ from tlspipe.crypto.hashing import (
     hkdf_expand_each,
     hkdf_expand_three,
     hkdf_expand_two,
+    hkdf_expander,
     hkdf_extract,
     hmac_sign,
 )
@@ -155,7 +156,8 @@ def _outcome(fn: object, *args: object) -> object:
 @pytest.mark.parametrize("name", ["sha256", "sha384", "sha512", "md5"])
 @pytest.mark.parametrize("prk_len", [0, 8, 32, 48])
 @pytest.mark.parametrize(
-    ("len_a", "len_b"), [(16, 12), (0, 12), (12, 0), (-1, 12), (32, 48), (49, 1), (9000, 12)]
+    ("len_a", "len_b"),
+    [(16, 12), (32, 12), (0, 12), (12, 0), (-1, 12), (32, 48), (49, 1), (9000, 12)],
 )
 def test_hkdf_expand_two_three_written_out_match_each(
     name: str, prk_len: int, len_a: int, len_b: int
@@ -172,3 +174,15 @@ def test_hkdf_expand_two_three_written_out_match_each(
     if name == "md5":
         want = _outcome(hash_len, name)
     assert _outcome(hkdf_expand_three, name, prk, b"a", len_a, b"b", len_b, b"c") == want
+
+
+@pytest.mark.parametrize("name", ["sha256", "sha384", "sha512", "md5"])
+@pytest.mark.parametrize("prk_len", [0, 8, 32, 48, 64])
+@pytest.mark.parametrize("length", [32, 48, 64, 16, 12, 1, 0, -1, 65, 100, 9000, 255 * 64 + 1])
+def test_hkdf_expander_matches_hkdf_expand(name: str, prk_len: int, length: int) -> None:
+    """An expander's outputs and errors are hkdf_expand's, on its HashLen fast path, a
+    shorter output, and every out-of-range or multi-block length."""
+    prk = bytes(range(prk_len))
+    expand = hkdf_expander(name, prk)
+    for info in (b"", b"info"):
+        assert _outcome(expand, info, length) == _outcome(hkdf_expand, name, prk, info, length)

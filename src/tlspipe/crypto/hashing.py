@@ -41,6 +41,11 @@ _ALGS: dict[str, hashes.HashAlgorithm] = {
 }
 
 
+# (hash, len_a, len_b) → the hash, for hkdf_expand_two/three: a TLS 1.3 AEAD key (16 or 32
+# octets) and IV (12) fit one block of either suite hash; one lookup instead of range checks.
+_KEY_IV_FITS = {(h, k, 12): _ALGS[h] for h in ("sha256", "sha384") for k in (16, 32)}
+
+
 def hash_algorithm(name: str) -> hashes.HashAlgorithm:
     """The ``cryptography`` hash algorithm object for ``name``.
 
@@ -204,15 +209,17 @@ def hkdf_expand_two(
     Raises:
         InternalError: as :func:`hkdf_expand`.
     """
-    alg = _ALGS.get(name)
-    if alg is not None:
-        size = alg.digest_size
-        if len(prk) >= size and 0 < len_a <= size and 0 < len_b <= size:
-            keyed = hmac.HMAC(prk, alg)
-            h = keyed.copy()
-            h.update(info_a + b"\x01")
-            keyed.update(info_b + b"\x01")  # the last output uses the keyed HMAC itself
-            return h.finalize()[:len_a], keyed.finalize()[:len_b]
+    alg = _KEY_IV_FITS.get((name, len_a, len_b))
+    if alg is None:
+        alg = _ALGS.get(name)
+        if alg is None or not (0 < len_a <= alg.digest_size and 0 < len_b <= alg.digest_size):
+            alg = None
+    if alg is not None and len(prk) >= alg.digest_size:
+        keyed = hmac.HMAC(prk, alg)
+        h = keyed.copy()
+        h.update(info_a + b"\x01")
+        keyed.update(info_b + b"\x01")  # the last output uses the keyed HMAC itself
+        return h.finalize()[:len_a], keyed.finalize()[:len_b]
     return hkdf_expand(name, prk, info_a, len_a), hkdf_expand(name, prk, info_b, len_b)
 
 
@@ -225,17 +232,19 @@ def hkdf_expand_three(
     Raises:
         InternalError: as :func:`hkdf_expand`.
     """
-    alg = _ALGS.get(name)
-    if alg is not None:
-        size = alg.digest_size
-        if len(prk) >= size and 0 < len_a <= size and 0 < len_b <= size:
-            keyed = hmac.HMAC(prk, alg)
-            ha = keyed.copy()
-            ha.update(info_a + b"\x01")
-            hb = keyed.copy()
-            hb.update(info_b + b"\x01")
-            keyed.update(info_c + b"\x01")
-            return ha.finalize()[:len_a], hb.finalize()[:len_b], keyed.finalize()
+    alg = _KEY_IV_FITS.get((name, len_a, len_b))
+    if alg is None:
+        alg = _ALGS.get(name)
+        if alg is None or not (0 < len_a <= alg.digest_size and 0 < len_b <= alg.digest_size):
+            alg = None
+    if alg is not None and len(prk) >= alg.digest_size:
+        keyed = hmac.HMAC(prk, alg)
+        ha = keyed.copy()
+        ha.update(info_a + b"\x01")
+        hb = keyed.copy()
+        hb.update(info_b + b"\x01")
+        keyed.update(info_c + b"\x01")
+        return ha.finalize()[:len_a], hb.finalize()[:len_b], keyed.finalize()
     a, b, c = hkdf_expand_each(
         name, prk, (info_a, len_a), (info_b, len_b), (info_c, hash_len(name))
     )
