@@ -170,6 +170,10 @@ _DERIVE_PREFIXES = {
 }
 
 
+# hash → the HkdfLabel of Derive-Secret(., "derived", "") (the master secret's salt).
+_DERIVED_INFO = {h: hkdf_label(b"derived", hash_of(h, b""), n) for h, n in _HASH_LEN.items()}
+
+
 def derive_secret(hash_name: str, secret: bytes, label: bytes, transcript_hash: bytes) -> bytes:
     """Derive-Secret(Secret, Label, Messages) given ``transcript_hash`` = Hash(Messages)
     (RFC 8446 §7.1).
@@ -317,8 +321,10 @@ class _Base:
         # None: nothing is logged (the default NoKeyLog), so callers skip _log altogether
         self._keylog = None if keylog is None or type(keylog) is NoKeyLog else keylog
         self._client_random = client_random
-        n = _HASH_LEN.get(suite.hash_name)  # _hash_len inline (6 schedules per pair)
-        self._n = n if n is not None else hash_len(suite.hash_name)
+        try:  # _hash_len inline (6 schedules per pair)
+            self._n = _HASH_LEN[suite.hash_name]
+        except KeyError:
+            self._n = hash_len(suite.hash_name)  # raises InternalError
 
     def _log(self, label: str, secret: bytes) -> None:
         kl = self._keylog
@@ -543,7 +549,10 @@ class KeyScheduleHandshake(_Base):
             raise InternalError("client handshake traffic secret not derived")
         h = self.suite.hash_name
         n = self._n
-        derived = _expand_label(self._expand, b"derived", _empty_hash(h), n)
+        info = _DERIVED_INFO.get(h)
+        if info is None:
+            info = hkdf_label(b"derived", _empty_hash(h), n)
+        derived = self._expand(info, n)
         master = hkdf_extract(h, derived, bytes(n))
         return KeyScheduleTraffic(
             self.suite,
