@@ -13,6 +13,7 @@ from tlspipe.crypto.hashing import hash_of
 from tlspipe.keys.tls13 import (
     KeyScheduleEarly,
     compute_binder,
+    derive_secret,
     export_keying_material,
     finished_key,
     hkdf_expand_label,
@@ -371,4 +372,21 @@ def test_handshake_keys_and_finished_from_one_keying(doc: dict[str, Any]) -> Non
             hkdf_expand("sha256", c_hs, b"a", n),
             hkdf_expand("sha256", c_hs, b"b", 12),
             hkdf_expand("sha256", c_hs, b"c", 32),
+        )
+
+
+def test_psk_handshake_secret_with_or_without_binder_key(doc: dict[str, Any]) -> None:
+    """binder_key() also takes the "derived" secret from the early secret's keyed HMAC:
+    the handshake secrets are the same whether or not it was called first."""
+    sec = doc["resumed_0rtt"]
+    ks = {k: b(v) for k, v in sec["key_schedule"].items()}
+    th = bytes(32)
+    shared = b(sec["ecdhe_shared_secret"])
+    for call_binder in (False, True):
+        early = KeyScheduleEarly(SUITE, b(sec["psk"]))
+        if call_binder:
+            early.binder_key(resumption=False)
+        hs = early.into_handshake(shared)
+        assert hs.client_handshake_traffic_secret(th) == derive_secret(
+            "sha256", ks["handshake_secret"], b"c hs traffic", th
         )

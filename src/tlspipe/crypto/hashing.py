@@ -131,11 +131,12 @@ def hkdf_expand(name: str, prk: bytes, info: bytes, length: int) -> bytes:
         InternalError: unknown hash name, ``length`` < 1 or ``length`` > 255 * HashLen.
     """
     alg = _ALGS.get(name)
-    if alg is not None and 0 < length <= alg.digest_size and len(prk) >= alg.digest_size:
-        h = hmac.HMAC(prk, alg)
-        h.update(info + b"\x01")
-        out = h.finalize()
-        return out if length == len(out) else out[:length]
+    if alg is not None:
+        size = alg.digest_size
+        if len(prk) >= size and 0 < length <= size:
+            h = hmac.HMAC(prk, alg)
+            h.update(info + b"\x01")
+            return h.finalize() if length == size else h.finalize()[:length]
     try:
         return HKDFExpand(hash_algorithm(name), length, info).derive(prk)
     except ValueError as e:

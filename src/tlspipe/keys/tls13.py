@@ -166,6 +166,9 @@ _DERIVE_PREFIXES = {
         b"s ap traffic",
         b"exp master",
         b"res master",
+        b"res binder",
+        b"ext binder",
+        b"derived",
     )
 }
 
@@ -208,7 +211,10 @@ def finished_key(hash_name: str, base_key: bytes) -> bytes:
     Raises:
         InternalError: bad arguments (a bug).
     """
-    return hkdf_expand_label(hash_name, base_key, b"finished", b"", _hash_len(hash_name))
+    info = _FINISHED_INFO.get(hash_name)
+    if info is None:
+        return hkdf_expand_label(hash_name, base_key, b"finished", b"", _hash_len(hash_name))
+    return hkdf_expand(hash_name, base_key, info, _HASH_LEN[hash_name])
 
 
 def finished_verify_data(hash_name: str, base_key: bytes, transcript_hash: bytes) -> bytes:
@@ -377,7 +383,13 @@ class KeyScheduleEarly(_Base):
         """
         label = b"res binder" if resumption else b"ext binder"
         h = self.suite.hash_name
-        return derive_secret(h, self._early_secret, label, _empty_hash(h))
+        # with a PSK the binder key and "derived" both expand the early secret: it is keyed
+        # once here, and "derived" is taken from the same keyed HMAC now
+        expand = hkdf_expander(h, self._early_secret)
+        n = self._n
+        if self._derived is None:
+            self._derived = _derive(expand, b"derived", _empty_hash(h), n)
+        return _derive(expand, label, _empty_hash(h), n)
 
     def compute_binder(self, truncated_hash: bytes, *, resumption: bool = True) -> bytes:
         """The PSK binder for Hash(transcript || truncated ClientHello) (§4.2.11.2).
