@@ -390,3 +390,28 @@ def test_psk_handshake_secret_with_or_without_binder_key(doc: dict[str, Any]) ->
         assert hs.client_handshake_traffic_secret(th) == derive_secret(
             "sha256", ks["handshake_secret"], b"c hs traffic", th
         )
+
+
+@pytest.mark.parametrize("hash_name", ["sha256", "sha384"])
+@pytest.mark.parametrize("label", [b"c hs traffic", b"res master", b"derived", b"custom label"])
+@pytest.mark.parametrize("th_len", [32, 48, 0, 20, 255, 256])
+def test_schedule_derive_matches_derive_secret(hash_name: str, label: bytes, th_len: int) -> None:
+    """The schedules' Derive-Secret (a copy of the secret's keyed HMAC, the HkdfLabel from a
+    table of prefixes) gives derive_secret's value or error for every label and hash length."""
+    from tlspipe.crypto.hashing import hmac_keyed
+    from tlspipe.errors import InternalError
+    from tlspipe.keys.tls13 import _derive
+
+    secret = bytes(range(1, 1 + (32 if hash_name == "sha256" else 48)))
+    th = bytes(i % 256 for i in range(th_len))
+    n = len(secret)
+
+    def outcome(fn: Any, *args: Any) -> object:
+        try:
+            return fn(*args)
+        except InternalError as e:
+            return str(e)
+
+    assert outcome(_derive, hmac_keyed(hash_name, secret), label, th, n) == outcome(
+        derive_secret, hash_name, secret, label, th
+    )

@@ -26,6 +26,7 @@ __all__ = [
     "hkdf_expand_three",
     "hkdf_expander",
     "hkdf_extract",
+    "hmac_keyed",
     "hmac_sign",
 ]
 
@@ -106,6 +107,18 @@ def hmac_sign(name: str, key: bytes, data: bytes) -> bytes:
     h = hmac.HMAC(key, alg if alg is not None else hash_algorithm(name))
     h.update(data)
     return h.finalize()
+
+
+def hmac_keyed(name: str, key: bytes) -> hmac.HMAC:
+    """An HMAC-Hash keyed with ``key``, to be copied for each of several MACs under that key
+    (``copy`` → ``update`` → ``finalize``; the original is left unused): keying costs more
+    than a copy.
+
+    Raises:
+        InternalError: unknown hash name.
+    """
+    alg = _ALGS.get(name)
+    return hmac.HMAC(key, alg if alg is not None else hash_algorithm(name))
 
 
 def hkdf_extract(name: str, salt: bytes | None, ikm: bytes) -> bytes:

@@ -26,13 +26,15 @@ Transcript hashes are passed in (see :mod:`tlspipe.keys.transcript`); ``h`` argu
 ``Transcript-Hash`` values.  Secrets never appear in reprs.  A :class:`~tlspipe.keylog.KeyLog`
 given to :class:`KeyScheduleEarly` is called with the NSS labels named above.
 
-Layering: imports :mod:`tlspipe.errors`, :mod:`tlspipe.keylog`, :mod:`tlspipe.crypto`.
+Layering: imports :mod:`tlspipe.errors`, :mod:`tlspipe.keylog`, :mod:`tlspipe.crypto` (and the
+``cryptography`` HMAC type, as :mod:`tlspipe.keys.tls12` does).
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+
+from cryptography.hazmat.primitives import hmac
 
 from ..crypto.hashing import (
     hash_len,
@@ -40,8 +42,8 @@ from ..crypto.hashing import (
     hkdf_expand,
     hkdf_expand_three,
     hkdf_expand_two,
-    hkdf_expander,
     hkdf_extract,
+    hmac_keyed,
     hmac_sign,
 )
 from ..crypto.provider import Tls13CipherSuite
@@ -85,24 +87,25 @@ def hkdf_expand_label(
     return hkdf_expand(hash_name, secret, info, length)
 
 
-def _expand_label(
-    expand: Callable[[bytes, int], bytes], label: bytes, context: bytes, length: int
-) -> bytes:
-    """:func:`hkdf_expand_label` with an :func:`hkdf_expander` of the secret."""
-    info = _LABELS.get((label, context, length))
-    if info is None:
-        info = hkdf_label(label, context, length)
-    return expand(info, length)
+def _derive(keyed: hmac.HMAC, label: bytes, th: bytes, n: int) -> bytes:
+    """Derive-Secret(Secret, Label, Messages) with ``keyed`` the HMAC keyed with Secret
+    (:func:`~tlspipe.crypto.hashing.hmac_keyed`), ``th`` = Hash(Messages) and ``n`` the hash
+    length.
 
+    An n-octet output is the single block T(1) = HMAC(Secret, HkdfLabel || 0x01) of
+    HKDF-Expand (RFC 5869 §2.3, as :func:`~tlspipe.crypto.hashing.hkdf_expand` computes it):
+    taken here from a copy of ``keyed``, without a frame per expansion, 9 per handshake pair.
+    The ``HkdfLabel`` up to ``th`` is looked up (no cache by transcript hash, which never
+    repeats).
 
-def _derive(expand: Callable[[bytes, int], bytes], label: bytes, th: bytes, n: int) -> bytes:
-    """Derive-Secret with an :func:`hkdf_expander` of the secret, ``th`` a transcript hash
-    (at most 255 octets) and ``n`` the hash length: the ``HkdfLabel`` up to the context is
-    looked up once (no cache of labels by transcript hash, which never repeats)."""
+    Raises:
+        InternalError: ``th`` longer than 255 octets (a bug).
+    """
     prefix = _DERIVE_PREFIXES.get((label, n))
-    if prefix is None or len(th) != n:
-        return _expand_label(expand, label, th, n)
-    return expand(prefix + th, n)
+    info = prefix + th if prefix is not None and len(th) == n else hkdf_label(label, th, n)
+    h = keyed.copy()
+    h.update(info + b"\x01")
+    return h.finalize()
 
 
 def hkdf_label(label: bytes, context: bytes, length: int) -> bytes:
@@ -171,10 +174,6 @@ _DERIVE_PREFIXES = {
         b"derived",
     )
 }
-
-
-# hash → the HkdfLabel of Derive-Secret(., "derived", "") (the master secret's salt).
-_DERIVED_INFO = {h: hkdf_label(b"derived", hash_of(h, b""), n) for h, n in _HASH_LEN.items()}
 
 
 def derive_secret(hash_name: str, secret: bytes, label: bytes, transcript_hash: bytes) -> bytes:
@@ -385,11 +384,11 @@ class KeyScheduleEarly(_Base):
         h = self.suite.hash_name
         # with a PSK the binder key and "derived" both expand the early secret: it is keyed
         # once here, and "derived" is taken from the same keyed HMAC now
-        expand = hkdf_expander(h, self._early_secret)
+        keyed = hmac_keyed(h, self._early_secret)
         n = self._n
         if self._derived is None:
-            self._derived = _derive(expand, b"derived", _empty_hash(h), n)
-        return _derive(expand, label, _empty_hash(h), n)
+            self._derived = _derive(keyed, b"derived", _empty_hash(h), n)
+        return _derive(keyed, label, _empty_hash(h), n)
 
     def compute_binder(self, truncated_hash: bytes, *, resumption: bool = True) -> bytes:
         """The PSK binder for Hash(transcript || truncated ClientHello) (§4.2.11.2).
@@ -448,8 +447,8 @@ class KeyScheduleHandshake(_Base):
     __slots__ = (
         "_client_fk",
         "_client_hs",
-        "_expand",
         "_handshake_secret",
+        "_keyed",
         "_server_fk",
         "_server_hs",
     )
@@ -464,7 +463,7 @@ class KeyScheduleHandshake(_Base):
         super().__init__(suite, keylog, client_random)
         self._handshake_secret = handshake_secret
         # keyed once for "c hs traffic", "s hs traffic" and "derived"
-        self._expand = hkdf_expander(suite.hash_name, handshake_secret)
+        self._keyed = hmac_keyed(suite.hash_name, handshake_secret)
         self._client_hs: bytes | None = None
         self._server_hs: bytes | None = None
         self._client_fk: bytes | None = None
@@ -477,7 +476,7 @@ class KeyScheduleHandshake(_Base):
         Raises:
             Nothing.
         """
-        s = _derive(self._expand, b"c hs traffic", hs_hash, self._n)
+        s = _derive(self._keyed, b"c hs traffic", hs_hash, self._n)
         self._client_hs = s
         if self._keylog is not None:
             self._log("CLIENT_HANDSHAKE_TRAFFIC_SECRET", s)
@@ -490,7 +489,7 @@ class KeyScheduleHandshake(_Base):
         Raises:
             Nothing.
         """
-        s = _derive(self._expand, b"s hs traffic", hs_hash, self._n)
+        s = _derive(self._keyed, b"s hs traffic", hs_hash, self._n)
         self._server_hs = s
         if self._keylog is not None:
             self._log("SERVER_HANDSHAKE_TRAFFIC_SECRET", s)
@@ -561,10 +560,7 @@ class KeyScheduleHandshake(_Base):
             raise InternalError("client handshake traffic secret not derived")
         h = self.suite.hash_name
         n = self._n
-        info = _DERIVED_INFO.get(h)
-        if info is None:
-            info = hkdf_label(b"derived", _empty_hash(h), n)
-        derived = self._expand(info, n)
+        derived = _derive(self._keyed, b"derived", _empty_hash(h), n)
         master = hkdf_extract(h, derived, bytes(n))
         return KeyScheduleTraffic(
             self.suite,
@@ -583,9 +579,9 @@ class KeyScheduleTraffic(_Base):
         "_client_app",
         "_client_app_0",
         "_client_fk",
-        "_expand",
         "_exporter",
         "_hs_hash",
+        "_keyed",
         "_server_app",
         "_server_app_0",
     )
@@ -602,15 +598,15 @@ class KeyScheduleTraffic(_Base):
         super().__init__(suite, keylog, client_random)
         n = self._n
         # keyed once for the three below and "res master"
-        expand = self._expand = hkdf_expander(suite.hash_name, master_secret)
+        keyed = self._keyed = hmac_keyed(suite.hash_name, master_secret)
         self._client_fk = client_finished_key
-        self._client_app = self._client_app_0 = _derive(expand, b"c ap traffic", hs_hash, n)
-        self._server_app = self._server_app_0 = _derive(expand, b"s ap traffic", hs_hash, n)
+        self._client_app = self._client_app_0 = _derive(keyed, b"c ap traffic", hs_hash, n)
+        self._server_app = self._server_app_0 = _derive(keyed, b"s ap traffic", hs_hash, n)
         # the exporter master secret when first used (at once when it is to be logged)
         self._hs_hash = hs_hash
         self._exporter: bytes | None = None
         if self._keylog is not None:
-            self._exporter = _derive(expand, b"exp master", hs_hash, n)
+            self._exporter = _derive(keyed, b"exp master", hs_hash, n)
             self._log("CLIENT_TRAFFIC_SECRET_0", self._client_app_0)
             self._log("SERVER_TRAFFIC_SECRET_0", self._server_app_0)
             self._log("EXPORTER_SECRET", self._exporter)
@@ -633,7 +629,7 @@ class KeyScheduleTraffic(_Base):
     def _exporter_secret(self) -> bytes:
         s = self._exporter
         if s is None:
-            s = self._exporter = _derive(self._expand, b"exp master", self._hs_hash, self._n)
+            s = self._exporter = _derive(self._keyed, b"exp master", self._hs_hash, self._n)
         return s
 
     def client_finished_verify_data(self, transcript_hash: bytes) -> bytes:
@@ -651,7 +647,7 @@ class KeyScheduleTraffic(_Base):
         Raises:
             Nothing.
         """
-        return _derive(self._expand, b"res master", hash_after_client_finished, self._n)
+        return _derive(self._keyed, b"res master", hash_after_client_finished, self._n)
 
     def export_keying_material(self, label: bytes, context: bytes | None, length: int) -> bytes:
         """RFC 8446 §7.5 exporter from this connection's exporter_master_secret.
