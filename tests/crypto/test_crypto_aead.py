@@ -20,7 +20,6 @@ from tlspipe.crypto.hashing import (
     hkdf_expand_each,
     hkdf_expand_three,
     hkdf_expand_two,
-    hkdf_expander,
     hkdf_extract,
     hmac_sign,
 )
@@ -174,15 +173,3 @@ def test_hkdf_expand_two_three_written_out_match_each(
     if name == "md5":
         want = _outcome(hash_len, name)
     assert _outcome(hkdf_expand_three, name, prk, b"a", len_a, b"b", len_b, b"c") == want
-
-
-@pytest.mark.parametrize("name", ["sha256", "sha384", "sha512", "md5"])
-@pytest.mark.parametrize("prk_len", [0, 8, 32, 48, 64])
-@pytest.mark.parametrize("length", [32, 48, 64, 16, 12, 1, 0, -1, 65, 100, 9000, 255 * 64 + 1])
-def test_hkdf_expander_matches_hkdf_expand(name: str, prk_len: int, length: int) -> None:
-    """An expander's outputs and errors are hkdf_expand's, on its HashLen fast path, a
-    shorter output, and every out-of-range or multi-block length."""
-    prk = bytes(range(prk_len))
-    expand = hkdf_expander(name, prk)
-    for info in (b"", b"info"):
-        assert _outcome(expand, info, length) == _outcome(hkdf_expand, name, prk, info, length)
