@@ -415,3 +415,38 @@ def test_schedule_derive_matches_derive_secret(hash_name: str, label: bytes, th_
     assert outcome(_derive, hmac_keyed(hash_name, secret), label, th, n) == outcome(
         derive_secret, hash_name, secret, label, th
     )
+
+
+@pytest.mark.parametrize(
+    ("hash_name", "key_len"),
+    [
+        ("sha256", 16),
+        ("sha256", 32),
+        ("sha384", 32),
+        ("sha384", 16),
+        ("sha256", 24),
+        ("sha384", 40),
+        ("sha256", 33),
+    ],
+)
+@pytest.mark.parametrize("secret_len", [32, 48, 8])
+def test_traffic_keys_match_expand_label(hash_name: str, key_len: int, secret_len: int) -> None:
+    """traffic_keys / traffic_keys_and_finished_key (one keyed HMAC, RFC key lengths) give
+    HKDF-Expand-Label's key, IV and finished key for RFC and other key lengths and secrets."""
+    from dataclasses import dataclass
+
+    from tlspipe.crypto.provider import Tls13CipherSuite
+    from tlspipe.keys.tls13 import traffic_keys_and_finished_key
+
+    @dataclass(frozen=True)
+    class _Aead:
+        key_len: int
+
+    suite = Tls13CipherSuite(SUITE.suite, hash_name, _Aead(key_len))  # type: ignore[arg-type]
+    secret = bytes(range(7, 7 + secret_len))
+    n = 32 if hash_name == "sha256" else 48
+    key = hkdf_expand_label(hash_name, secret, b"key", b"", key_len)
+    iv = hkdf_expand_label(hash_name, secret, b"iv", b"", 12)
+    assert traffic_keys(suite, secret) == (key, iv)
+    fk = hkdf_expand_label(hash_name, secret, b"finished", b"", n)
+    assert traffic_keys_and_finished_key(suite, secret) == (key, iv, fk)

@@ -37,11 +37,10 @@ import struct
 from cryptography.hazmat.primitives import hmac
 
 from ..crypto.hashing import (
+    hash_algorithm,
     hash_len,
     hash_of,
     hkdf_expand,
-    hkdf_expand_three,
-    hkdf_expand_two,
     hkdf_extract,
     hmac_keyed,
     hmac_sign,
@@ -148,6 +147,8 @@ _HASH_LEN = {"sha256": 32, "sha384": 48}
 _NO_PSK: dict[str, tuple[bytes, bytes]] = {}
 
 
+# The suite hashes (cryptography algorithm objects) of the one-block expansions below.
+_ALGS = {h: hash_algorithm(h) for h in _HASH_LEN}
 # The HkdfLabels of traffic_keys* (RFC 8446 §7.3, §4.4.4): the AEAD key by key length, the IV,
 # the finished key by hash name (module constants: no tuple-keyed lookup per handshake key).
 _KEY_INFO = {n: hkdf_label(b"key", b"", n) for n in (16, 32)}
@@ -245,10 +246,20 @@ def traffic_keys(suite: Tls13CipherSuite, secret: bytes) -> tuple[bytes, bytes]:
     """
     key_len = suite.aead.key_len
     key_info = _KEY_INFO.get(key_len)
-    if key_info is None:
-        key_info = hkdf_label(b"key", b"", key_len)
-    # one keyed HMAC for both
-    return hkdf_expand_two(suite.hash_name, secret, key_info, key_len, _IV_INFO, 12)
+    alg = _ALGS.get(suite.hash_name)
+    if key_info is None or alg is None:  # not an RFC suite's key length or hash
+        h = suite.hash_name
+        return hkdf_expand_label(h, secret, b"key", b"", key_len), hkdf_expand_label(
+            h, secret, b"iv", b"", 12
+        )
+    # Each output is one HKDF-Expand block T(1) = HMAC(secret, info || 0x01) (RFC 5869 §2.3,
+    # as crypto.hashing.hkdf_expand computes it): one keyed HMAC, copied for the key and used
+    # itself for the IV, here without a further call per key (8 calls per handshake pair).
+    keyed = hmac.HMAC(secret, alg)
+    hk = keyed.copy()
+    hk.update(key_info + b"\x01")
+    keyed.update(_IV_INFO + b"\x01")
+    return hk.finalize()[:key_len], keyed.finalize()[:12]
 
 
 def traffic_keys_and_finished_key(
@@ -262,13 +273,19 @@ def traffic_keys_and_finished_key(
     """
     key_len = suite.aead.key_len
     key_info = _KEY_INFO.get(key_len)
-    if key_info is None:
-        key_info = hkdf_label(b"key", b"", key_len)
     h = suite.hash_name
-    fin_info = _FINISHED_INFO.get(h)
-    if fin_info is None:
-        fin_info = hkdf_label(b"finished", b"", _hash_len(h))
-    return hkdf_expand_three(h, secret, key_info, key_len, _IV_INFO, 12, fin_info)
+    alg = _ALGS.get(h)
+    if key_info is None or alg is None:  # not an RFC suite's key length or hash
+        key, iv = traffic_keys(suite, secret)
+        return key, iv, finished_key(h, secret)
+    # as traffic_keys, the finished key (HashLen: one whole block) from the keyed HMAC itself
+    keyed = hmac.HMAC(secret, alg)
+    hk = keyed.copy()
+    hk.update(key_info + b"\x01")
+    hi = keyed.copy()
+    hi.update(_IV_INFO + b"\x01")
+    keyed.update(_FINISHED_INFO[h] + b"\x01")
+    return hk.finalize()[:key_len], hi.finalize()[:12], keyed.finalize()
 
 
 def next_traffic_secret(hash_name: str, secret: bytes) -> bytes:
