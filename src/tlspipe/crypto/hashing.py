@@ -22,8 +22,6 @@ __all__ = [
     "hash_new",
     "hash_of",
     "hkdf_expand",
-    "hkdf_expand_each",
-    "hkdf_expand_three",
     "hkdf_extract",
     "hmac_keyed",
     "hmac_sign",
@@ -39,11 +37,6 @@ _ALGS: dict[str, hashes.HashAlgorithm] = {
     "sha384": hashes.SHA384(),
     "sha512": hashes.SHA512(),
 }
-
-
-# (hash, len_a, len_b) → the hash, for hkdf_expand_two/three: a TLS 1.3 AEAD key (16 or 32
-# octets) and IV (12) fit one block of either suite hash; one lookup instead of range checks.
-_KEY_IV_FITS = {(h, k, 12): _ALGS[h] for h in ("sha256", "sha384") for k in (16, 32)}
 
 
 def hash_algorithm(name: str) -> hashes.HashAlgorithm:
@@ -153,83 +146,3 @@ def hkdf_expand(name: str, prk: bytes, info: bytes, length: int) -> bytes:
         return HKDFExpand(hash_algorithm(name), length, info).derive(prk)
     except ValueError as e:
         raise InternalError("HKDF-Expand length out of range") from e
-
-
-def hkdf_expand_each(name: str, prk: bytes, *parts: tuple[bytes, int]) -> tuple[bytes, ...]:
-    """``HKDF-Expand(prk, info, length)`` for each ``(info, length)`` of ``parts``, with the
-    HMAC keyed once when every output fits in one block (a TLS 1.3 key, IV and finished
-    key); otherwise one :func:`hkdf_expand` call each, with the same outputs and errors.
-
-    Raises:
-        InternalError: as :func:`hkdf_expand`.
-    """
-    alg = _ALGS.get(name)
-    if alg is not None:
-        size = alg.digest_size
-        one_block = len(prk) >= size and bool(parts)
-        for _, n in parts:
-            if not 0 < n <= size:
-                one_block = False
-        if one_block:
-            keyed = hmac.HMAC(prk, alg)
-            out = []
-            for info, n in parts[:-1]:
-                h = keyed.copy()
-                h.update(info + b"\x01")
-                out.append(h.finalize()[:n])
-            info, n = parts[-1]
-            keyed.update(info + b"\x01")  # the last output uses the keyed HMAC itself
-            out.append(keyed.finalize()[:n])
-            return tuple(out)
-    return tuple(hkdf_expand(name, prk, info, n) for info, n in parts)
-
-
-def hkdf_expand_two(
-    name: str, prk: bytes, info_a: bytes, len_a: int, info_b: bytes, len_b: int
-) -> tuple[bytes, bytes]:
-    """:func:`hkdf_expand_each` of two outputs (a TLS 1.3 traffic key and IV), written out
-    (6 calls per handshake pair: no argument tuples, no loop).
-
-    Raises:
-        InternalError: as :func:`hkdf_expand`.
-    """
-    alg = _KEY_IV_FITS.get((name, len_a, len_b))
-    if alg is None:
-        alg = _ALGS.get(name)
-        if alg is None or not (0 < len_a <= alg.digest_size and 0 < len_b <= alg.digest_size):
-            alg = None
-    if alg is not None and len(prk) >= alg.digest_size:
-        keyed = hmac.HMAC(prk, alg)
-        h = keyed.copy()
-        h.update(info_a + b"\x01")
-        keyed.update(info_b + b"\x01")  # the last output uses the keyed HMAC itself
-        return h.finalize()[:len_a], keyed.finalize()[:len_b]
-    return hkdf_expand(name, prk, info_a, len_a), hkdf_expand(name, prk, info_b, len_b)
-
-
-def hkdf_expand_three(
-    name: str, prk: bytes, info_a: bytes, len_a: int, info_b: bytes, len_b: int, info_c: bytes
-) -> tuple[bytes, bytes, bytes]:
-    """:func:`hkdf_expand_each` of a key, an IV and a HashLen output (a TLS 1.3 handshake
-    traffic key, IV and finished key), written out as :func:`hkdf_expand_two` is.
-
-    Raises:
-        InternalError: as :func:`hkdf_expand`.
-    """
-    alg = _KEY_IV_FITS.get((name, len_a, len_b))
-    if alg is None:
-        alg = _ALGS.get(name)
-        if alg is None or not (0 < len_a <= alg.digest_size and 0 < len_b <= alg.digest_size):
-            alg = None
-    if alg is not None and len(prk) >= alg.digest_size:
-        keyed = hmac.HMAC(prk, alg)
-        ha = keyed.copy()
-        ha.update(info_a + b"\x01")
-        hb = keyed.copy()
-        hb.update(info_b + b"\x01")
-        keyed.update(info_c + b"\x01")
-        return ha.finalize()[:len_a], hb.finalize()[:len_b], keyed.finalize()
-    a, b, c = hkdf_expand_each(
-        name, prk, (info_a, len_a), (info_b, len_b), (info_c, hash_len(name))
-    )
-    return a, b, c
