@@ -331,7 +331,6 @@ def test_handshake_keys_and_finished_from_one_keying(doc: dict[str, Any]) -> Non
         X25519PublicKey,
     )
 
-    from tlspipe.crypto.hashing import hkdf_expand, hkdf_expand_three
     from tlspipe.keys.tls13 import traffic_keys_and_finished_key
 
     sec = doc["simple_1rtt"]
@@ -366,13 +365,6 @@ def test_handshake_keys_and_finished_from_one_keying(doc: dict[str, Any]) -> Non
     assert traffic.client_finished_verify_data(t.current_hash()) == b(fin["client_verify_data"])
     assert hs.client_finished_verify_data(t.current_hash()) == b(fin["client_verify_data"])
     assert finished_key("sha256", c_hs) == b(fin["client_finished_key"])
-    # the generic three-output expansion, also past one block (the checked fallback)
-    for n in (16, 32, 40):
-        assert hkdf_expand_three("sha256", c_hs, b"a", n, b"b", 12, b"c") == (
-            hkdf_expand("sha256", c_hs, b"a", n),
-            hkdf_expand("sha256", c_hs, b"b", 12),
-            hkdf_expand("sha256", c_hs, b"c", 32),
-        )
 
 
 def test_psk_handshake_secret_with_or_without_binder_key(doc: dict[str, Any]) -> None:
