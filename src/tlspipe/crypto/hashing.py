@@ -23,7 +23,6 @@ __all__ = [
     "hash_of",
     "hkdf_expand",
     "hkdf_extract",
-    "hmac_keyed",
     "hmac_sign",
 ]
 
@@ -99,18 +98,6 @@ def hmac_sign(name: str, key: bytes, data: bytes) -> bytes:
     h = hmac.HMAC(key, alg if alg is not None else hash_algorithm(name))
     h.update(data)
     return h.finalize()
-
-
-def hmac_keyed(name: str, key: bytes) -> hmac.HMAC:
-    """An HMAC-Hash keyed with ``key``, to be copied for each of several MACs under that key
-    (``copy`` → ``update`` → ``finalize``; the original is left unused): keying costs more
-    than a copy.
-
-    Raises:
-        InternalError: unknown hash name.
-    """
-    alg = _ALGS.get(name)
-    return hmac.HMAC(key, alg if alg is not None else hash_algorithm(name))
 
 
 def hkdf_extract(name: str, salt: bytes | None, ikm: bytes) -> bytes:

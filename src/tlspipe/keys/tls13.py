@@ -42,7 +42,6 @@ from ..crypto.hashing import (
     hash_of,
     hkdf_expand,
     hkdf_extract,
-    hmac_keyed,
     hmac_sign,
 )
 from ..crypto.provider import Tls13CipherSuite
@@ -88,7 +87,7 @@ def hkdf_expand_label(
 
 def _derive(keyed: hmac.HMAC, label: bytes, th: bytes, n: int) -> bytes:
     """Derive-Secret(Secret, Label, Messages) with ``keyed`` the HMAC keyed with Secret
-    (:func:`~tlspipe.crypto.hashing.hmac_keyed`), ``th`` = Hash(Messages) and ``n`` the hash
+    (never finalized itself), ``th`` = Hash(Messages) and ``n`` the hash
     length.
 
     An n-octet output is the single block T(1) = HMAC(Secret, HkdfLabel || 0x01) of
@@ -334,7 +333,7 @@ def export_keying_material(
 
 
 class _Base:
-    __slots__ = ("_client_random", "_keylog", "_n", "suite")
+    __slots__ = ("_alg", "_client_random", "_keylog", "_n", "suite")
 
     def __init__(
         self, suite: Tls13CipherSuite, keylog: KeyLog | None, client_random: bytes
@@ -343,10 +342,12 @@ class _Base:
         # None: nothing is logged (the default NoKeyLog), so callers skip _log altogether
         self._keylog = None if keylog is None or type(keylog) is NoKeyLog else keylog
         self._client_random = client_random
-        try:  # _hash_len inline (6 schedules per pair)
-            self._n = _HASH_LEN[suite.hash_name]
-        except KeyError:
-            self._n = hash_len(suite.hash_name)  # raises InternalError
+        # the hash, for the HMACs keyed here (no crypto.hashing call per HMAC: ~8 per pair)
+        alg = _ALGS.get(suite.hash_name)
+        if alg is None:
+            alg = hash_algorithm(suite.hash_name)  # raises InternalError: unknown hash
+        self._alg = alg
+        self._n = alg.digest_size
 
     def _log(self, label: str, secret: bytes) -> None:
         kl = self._keylog
@@ -401,7 +402,7 @@ class KeyScheduleEarly(_Base):
         h = self.suite.hash_name
         # with a PSK the binder key and "derived" both expand the early secret: it is keyed
         # once here, and "derived" is taken from the same keyed HMAC now
-        keyed = hmac_keyed(h, self._early_secret)
+        keyed = hmac.HMAC(self._early_secret, self._alg)
         n = self._n
         if self._derived is None:
             self._derived = _derive(keyed, b"derived", _empty_hash(h), n)
@@ -464,7 +465,6 @@ class KeyScheduleHandshake(_Base):
     __slots__ = (
         "_client_fk",
         "_client_hs",
-        "_handshake_secret",
         "_keyed",
         "_server_fk",
         "_server_hs",
@@ -478,9 +478,8 @@ class KeyScheduleHandshake(_Base):
         client_random: bytes,
     ) -> None:
         super().__init__(suite, keylog, client_random)
-        self._handshake_secret = handshake_secret
         # keyed once for "c hs traffic", "s hs traffic" and "derived"
-        self._keyed = hmac_keyed(suite.hash_name, handshake_secret)
+        self._keyed = hmac.HMAC(handshake_secret, self._alg)
         self._client_hs: bytes | None = None
         self._server_hs: bytes | None = None
         self._client_fk: bytes | None = None
@@ -546,7 +545,9 @@ class KeyScheduleHandshake(_Base):
             if self._server_hs is None:
                 raise InternalError("server handshake traffic secret not derived")
             fk = self._server_fk = finished_key(h, self._server_hs)
-        return hmac_sign(h, fk, transcript_hash)
+        mac = hmac.HMAC(fk, self._alg)
+        mac.update(transcript_hash)
+        return mac.finalize()
 
     def client_finished_verify_data(self, transcript_hash: bytes) -> bytes:
         """Client Finished verify_data (§4.4.4).
@@ -556,7 +557,9 @@ class KeyScheduleHandshake(_Base):
         """
         if self._client_hs is None:
             raise InternalError("client handshake traffic secret not derived")
-        return hmac_sign(self.suite.hash_name, self._client_finished_key(), transcript_hash)
+        mac = hmac.HMAC(self._client_finished_key(), self._alg)
+        mac.update(transcript_hash)
+        return mac.finalize()
 
     def _client_finished_key(self) -> bytes:
         fk = self._client_fk
@@ -615,7 +618,7 @@ class KeyScheduleTraffic(_Base):
         super().__init__(suite, keylog, client_random)
         n = self._n
         # keyed once for the three below and "res master"
-        keyed = self._keyed = hmac_keyed(suite.hash_name, master_secret)
+        keyed = self._keyed = hmac.HMAC(master_secret, self._alg)
         self._client_fk = client_finished_key
         self._client_app = self._client_app_0 = _derive(keyed, b"c ap traffic", hs_hash, n)
         self._server_app = self._server_app_0 = _derive(keyed, b"s ap traffic", hs_hash, n)
@@ -656,7 +659,9 @@ class KeyScheduleTraffic(_Base):
         Raises:
             Nothing.
         """
-        return hmac_sign(self.suite.hash_name, self._client_fk, transcript_hash)
+        mac = hmac.HMAC(self._client_fk, self._alg)
+        mac.update(transcript_hash)
+        return mac.finalize()
 
     def resumption_master_secret(self, hash_after_client_finished: bytes) -> bytes:
         """Derive-Secret(master, "res master", ClientHello...client Finished).
