@@ -26,8 +26,9 @@ Transcript hashes are passed in (see :mod:`tlspipe.keys.transcript`); ``h`` argu
 ``Transcript-Hash`` values.  Secrets never appear in reprs.  A :class:`~tlspipe.keylog.KeyLog`
 given to :class:`KeyScheduleEarly` is called with the NSS labels named above.
 
-Layering: imports :mod:`tlspipe.errors`, :mod:`tlspipe.keylog`, :mod:`tlspipe.crypto` (and the
-``cryptography`` HMAC type, as :mod:`tlspipe.keys.tls12` does).
+Layering: imports :mod:`tlspipe.errors`, :mod:`tlspipe.keylog`, :mod:`tlspipe.crypto`, and
+``cryptography``'s HMAC and HKDF-Extract: the schedules key their HMACs themselves (as
+:mod:`tlspipe.keys.tls12` does for the PRF), one Python call less per secret.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from __future__ import annotations
 import struct
 
 from cryptography.hazmat.primitives import hmac
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..crypto.hashing import (
     hash_algorithm,
@@ -450,7 +452,7 @@ class KeyScheduleEarly(_Base):
             derived = derive_secret(h, self._early_secret, b"derived", _empty_hash(h))
         ikm = shared_secret if shared_secret is not None else bytes(self.suite.hash_len)
         return KeyScheduleHandshake(
-            self.suite, hkdf_extract(h, derived, ikm), self._keylog, self._client_random
+            self.suite, HKDF.extract(self._alg, derived, ikm), self._keylog, self._client_random
         )
 
 
@@ -581,7 +583,7 @@ class KeyScheduleHandshake(_Base):
         h = self.suite.hash_name
         n = self._n
         derived = _derive(self._keyed, b"derived", _empty_hash(h), n)
-        master = hkdf_extract(h, derived, bytes(n))
+        master = HKDF.extract(self._alg, derived, bytes(n))  # HKDF-Extract(derived, 0^n)
         return KeyScheduleTraffic(
             self.suite,
             master,
