@@ -383,9 +383,7 @@ class Pair:
             if opened.typ == ContentType.change_cipher_spec:
                 self.ccs_seen.add(sender)
             parts = (
-                split_messages(opened, plaintext=sender not in self.ccs_seen)
-                if split
-                else [opened]
+                split_messages(opened, plaintext=sender not in self.ccs_seen) if split else [opened]
             )
             for rec in parts:
                 self._observe(sender, rec)

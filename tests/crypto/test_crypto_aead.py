@@ -17,9 +17,6 @@ from tlspipe.crypto.hashing import (
     hash_len,
     hash_of,
     hkdf_expand,
-    hkdf_expand_each,
-    hkdf_expand_three,
-    hkdf_expand_two,
     hkdf_extract,
     hmac_sign,
 )
@@ -125,50 +122,3 @@ def test_hashing_rfc5869_case1() -> None:
         hash_len("md5")
     with pytest.raises(InternalError):
         hkdf_expand("sha256", prk, b"", 255 * 32 + 1)
-
-
-@pytest.mark.parametrize("name", ["sha256", "sha384", "sha512"])
-@pytest.mark.parametrize(("len_a", "len_b"), [(16, 12), (32, 12), (48, 48), (64, 12), (100, 7)])
-def test_hkdf_expand_two_matches_two_expands(name: str, len_a: int, len_b: int) -> None:
-    prk = bytes(range(hash_len(name)))
-    got = hkdf_expand_two(name, prk, b"info a", len_a, b"info b", len_b)
-    assert got == (
-        hkdf_expand(name, prk, b"info a", len_a),
-        hkdf_expand(name, prk, b"info b", len_b),
-    )
-    short = prk[:8]  # a PRK shorter than the hash: the general path
-    assert hkdf_expand_two(name, short, b"x", len_a, b"y", len_b) == (
-        hkdf_expand(name, short, b"x", len_a),
-        hkdf_expand(name, short, b"y", len_b),
-    )
-    with pytest.raises(InternalError):  # out of range: as hkdf_expand
-        hkdf_expand_two(name, prk, b"x", 255 * hash_len(name) + 1, b"y", 12)
-
-
-def _outcome(fn: object, *args: object) -> object:
-    try:
-        return fn(*args)  # type: ignore[operator]
-    except (InternalError, OverflowError) as e:  # OverflowError: a negative length (a bug)
-        return f"{type(e).__name__}: {e}"
-
-
-@pytest.mark.parametrize("name", ["sha256", "sha384", "sha512", "md5"])
-@pytest.mark.parametrize("prk_len", [0, 8, 32, 48])
-@pytest.mark.parametrize(
-    ("len_a", "len_b"), [(16, 12), (0, 12), (12, 0), (-1, 12), (32, 48), (49, 1), (9000, 12)]
-)
-def test_hkdf_expand_two_three_written_out_match_each(
-    name: str, prk_len: int, len_a: int, len_b: int
-) -> None:
-    """The written-out two- and three-output expansions give hkdf_expand_each's values and
-    errors for every hash, PRK length and output length (in range, zero, negative, past one
-    block, past 255 blocks)."""
-    prk = bytes(range(prk_len))
-    assert _outcome(hkdf_expand_two, name, prk, b"a", len_a, b"b", len_b) == _outcome(
-        hkdf_expand_each, name, prk, (b"a", len_a), (b"b", len_b)
-    )
-    want_c = hash_len(name) if name != "md5" else 16
-    want = _outcome(hkdf_expand_each, name, prk, (b"a", len_a), (b"b", len_b), (b"c", want_c))
-    if name == "md5":
-        want = _outcome(hash_len, name)
-    assert _outcome(hkdf_expand_three, name, prk, b"a", len_a, b"b", len_b, b"c") == want

@@ -154,3 +154,54 @@ def test_keylog_file_unset_and_unwritable(tmp_path: Path, monkeypatch: pytest.Mo
     bad = KeyLogFile(tmp_path / "missing-dir" / "f")
     bad.log("X", b"", b"")  # swallowed
     bad.log("X", b"", b"")
+
+
+@pytest.mark.parametrize(
+    "ops",
+    [
+        "a s a a d a a",
+        "a d a s a a",
+        "a s r a a d a",
+        "a s d r a a",
+        "a s a r d a r a",
+        "s a a",
+        "d s a r a",
+    ],
+)
+def test_transcript_add_follows_every_state(ops: str) -> None:
+    """``add`` is re-pointed at each change (hash started, buffer dropped, HRR rollup): the
+    hash and the buffer always equal those of a plain model, for bytes and memoryviews."""
+    t = Transcript()
+    hashed: bytes | None = None  # what the hash has seen, None before start
+    buf: bytes | None = b""
+    keep = True
+    n = 0
+    for op in ops.split():
+        if op == "a":
+            n += 1
+            raw = b"m%d" % n
+            t.add(memoryview(raw) if n % 2 else raw)
+            hashed = None if hashed is None else hashed + raw
+            buf = None if buf is None else buf + raw
+        elif op == "s":
+            t.start_hash("sha256")
+            hashed = buf or b""
+            if not keep:
+                buf = None
+        elif op == "d":
+            t.drop_buffer()
+            keep = False
+            if hashed is not None:
+                buf = None
+        else:
+            t.rollup_for_hrr()
+            assert hashed is not None
+            hashed = b"\xfe\x00\x00\x20" + hashlib.sha256(hashed).digest()
+            buf = None if buf is None else hashed
+        if hashed is not None:
+            assert t.current_hash() == hashlib.sha256(hashed).digest()
+        if buf is None:
+            with pytest.raises(InternalError):
+                t.buffer()
+        else:
+            assert t.buffer() == buf

@@ -13,6 +13,7 @@ from tlspipe.crypto.hashing import hash_of
 from tlspipe.keys.tls13 import (
     KeyScheduleEarly,
     compute_binder,
+    derive_secret,
     export_keying_material,
     finished_key,
     hkdf_expand_label,
@@ -330,7 +331,6 @@ def test_handshake_keys_and_finished_from_one_keying(doc: dict[str, Any]) -> Non
         X25519PublicKey,
     )
 
-    from tlspipe.crypto.hashing import hkdf_expand, hkdf_expand_three
     from tlspipe.keys.tls13 import traffic_keys_and_finished_key
 
     sec = doc["simple_1rtt"]
@@ -365,10 +365,83 @@ def test_handshake_keys_and_finished_from_one_keying(doc: dict[str, Any]) -> Non
     assert traffic.client_finished_verify_data(t.current_hash()) == b(fin["client_verify_data"])
     assert hs.client_finished_verify_data(t.current_hash()) == b(fin["client_verify_data"])
     assert finished_key("sha256", c_hs) == b(fin["client_finished_key"])
-    # the generic three-output expansion, also past one block (the checked fallback)
-    for n in (16, 32, 40):
-        assert hkdf_expand_three("sha256", c_hs, b"a", n, b"b", 12, b"c") == (
-            hkdf_expand("sha256", c_hs, b"a", n),
-            hkdf_expand("sha256", c_hs, b"b", 12),
-            hkdf_expand("sha256", c_hs, b"c", 32),
+
+
+def test_psk_handshake_secret_with_or_without_binder_key(doc: dict[str, Any]) -> None:
+    """binder_key() also takes the "derived" secret from the early secret's keyed HMAC:
+    the handshake secrets are the same whether or not it was called first."""
+    sec = doc["resumed_0rtt"]
+    ks = {k: b(v) for k, v in sec["key_schedule"].items()}
+    th = bytes(32)
+    shared = b(sec["ecdhe_shared_secret"])
+    for call_binder in (False, True):
+        early = KeyScheduleEarly(SUITE, b(sec["psk"]))
+        if call_binder:
+            early.binder_key(resumption=False)
+        hs = early.into_handshake(shared)
+        assert hs.client_handshake_traffic_secret(th) == derive_secret(
+            "sha256", ks["handshake_secret"], b"c hs traffic", th
         )
+
+
+@pytest.mark.parametrize("hash_name", ["sha256", "sha384"])
+@pytest.mark.parametrize("label", [b"c hs traffic", b"res master", b"derived", b"custom label"])
+@pytest.mark.parametrize("th_len", [32, 48, 0, 20, 255, 256])
+def test_schedule_derive_matches_derive_secret(hash_name: str, label: bytes, th_len: int) -> None:
+    """The schedules' Derive-Secret (a copy of the secret's keyed HMAC, the HkdfLabel from a
+    table of prefixes) gives derive_secret's value or error for every label and hash length."""
+    from cryptography.hazmat.primitives import hmac
+
+    from tlspipe.crypto.hashing import hash_algorithm
+    from tlspipe.errors import InternalError
+    from tlspipe.keys.tls13 import _derive
+
+    secret = bytes(range(1, 1 + (32 if hash_name == "sha256" else 48)))
+    th = bytes(i % 256 for i in range(th_len))
+    n = len(secret)
+
+    def outcome(fn: Any, *args: Any) -> object:
+        try:
+            return fn(*args)
+        except InternalError as e:
+            return str(e)
+
+    keyed = hmac.HMAC(secret, hash_algorithm(hash_name))
+    assert outcome(_derive, keyed, label, th, n) == outcome(
+        derive_secret, hash_name, secret, label, th
+    )
+
+
+@pytest.mark.parametrize(
+    ("hash_name", "key_len"),
+    [
+        ("sha256", 16),
+        ("sha256", 32),
+        ("sha384", 32),
+        ("sha384", 16),
+        ("sha256", 24),
+        ("sha384", 40),
+        ("sha256", 33),
+    ],
+)
+@pytest.mark.parametrize("secret_len", [32, 48, 8])
+def test_traffic_keys_match_expand_label(hash_name: str, key_len: int, secret_len: int) -> None:
+    """traffic_keys / traffic_keys_and_finished_key (one keyed HMAC, RFC key lengths) give
+    HKDF-Expand-Label's key, IV and finished key for RFC and other key lengths and secrets."""
+    from dataclasses import dataclass
+
+    from tlspipe.crypto.provider import Tls13CipherSuite
+    from tlspipe.keys.tls13 import traffic_keys_and_finished_key
+
+    @dataclass(frozen=True)
+    class _Aead:
+        key_len: int
+
+    suite = Tls13CipherSuite(SUITE.suite, hash_name, _Aead(key_len))  # type: ignore[arg-type]
+    secret = bytes(range(7, 7 + secret_len))
+    n = 32 if hash_name == "sha256" else 48
+    key = hkdf_expand_label(hash_name, secret, b"key", b"", key_len)
+    iv = hkdf_expand_label(hash_name, secret, b"iv", b"", 12)
+    assert traffic_keys(suite, secret) == (key, iv)
+    fk = hkdf_expand_label(hash_name, secret, b"finished", b"", n)
+    assert traffic_keys_and_finished_key(suite, secret) == (key, iv, fk)

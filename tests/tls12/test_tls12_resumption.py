@@ -366,9 +366,7 @@ class _RecordingStore:
 def test_tls12_and_tls13_sessions_use_separate_key_spaces(pki):
     """A TLS 1.2 session ID can never be looked up (or taken) as a TLS 1.3 ticket, and back."""
     store = _RecordingStore()
-    sc = server_config(
-        pki, session_storage=store, versions=(tlspipe.ProtocolVersion.TLSv1_3, V12)
-    )
+    sc = server_config(pki, session_storage=store, versions=(tlspipe.ProtocolVersion.TLSv1_3, V12))
     cc12 = client_config(pki, versions=(V12,), enable_tickets=False)
     assert _pair(pki, cc12, sc).client.protocol_version is V12
     assert _pair(pki, cc12, sc).client.handshake_kind_resumed

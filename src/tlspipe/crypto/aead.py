@@ -59,12 +59,15 @@ class CryptographyAead:
     __slots__ = ("raw_open", "raw_open_into", "raw_seal")
 
     raw_open_error: ClassVar[type[Exception]] = InvalidTag
+    raw_open_into: Callable[[bytes, bytes | memoryview, bytes, memoryview], int] | None
 
     def __init__(self, cipher: AESGCM | ChaCha20Poly1305) -> None:
         self.raw_seal = cipher.encrypt
         self.raw_open = cipher.decrypt
-        self.raw_open_into: Callable[[bytes, bytes | memoryview, bytes, memoryview], int] | None
-        self.raw_open_into = getattr(cipher, "decrypt_into", None)
+        try:  # (a try costs nothing when nothing is raised; getattr with a default does)
+            self.raw_open_into = cipher.decrypt_into
+        except AttributeError:  # a cryptography without it
+            self.raw_open_into = None
 
     def __repr__(self) -> str:
         return "CryptographyAead(<key hidden>)"

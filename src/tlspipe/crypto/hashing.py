@@ -8,6 +8,7 @@ Layering: imports only :mod:`tlspipe.errors` and ``cryptography``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 from cryptography.hazmat.primitives import hashes, hmac
@@ -21,13 +22,15 @@ __all__ = [
     "hash_new",
     "hash_of",
     "hkdf_expand",
-    "hkdf_expand_each",
-    "hkdf_expand_three",
-    "hkdf_expander",
     "hkdf_extract",
     "hmac_sign",
 ]
 
+_HASHLIB: dict[str, Callable[[], hashlib._Hash]] = {
+    "sha256": hashlib.sha256,
+    "sha384": hashlib.sha384,
+    "sha512": hashlib.sha512,
+}
 _ALGS: dict[str, hashes.HashAlgorithm] = {
     "sha256": hashes.SHA256(),
     "sha384": hashes.SHA384(),
@@ -56,14 +59,21 @@ def hash_len(name: str) -> int:
     return hash_algorithm(name).digest_size
 
 
-def hash_new(name: str) -> hashes.Hash:
-    """A fresh incremental hash context (supports ``update``, ``copy``, ``finalize``).
+def hash_new(name: str) -> hashlib._Hash:
+    """A fresh incremental hash context (``update``, ``copy``, ``digest``) of a TLS hash.
+
+    It is ``hashlib``'s (OpenSSL's, as ``cryptography``'s is): the transcript copies and
+    finalizes one ~5 times per handshake side, and ``cryptography``'s ``Hash`` runs a Python
+    ``isinstance`` check against an ABC on each ``finalize``.
 
     Raises:
         InternalError: unknown hash name.
     """
-    alg = _ALGS.get(name)  # hash_algorithm inline: a frame less on every call below
-    return hashes.Hash(alg if alg is not None else hash_algorithm(name))
+    new = _HASHLIB.get(name)
+    if new is None:
+        hash_algorithm(name)  # raises for an unknown name
+        raise InternalError(f"no incremental hash {name!r}")
+    return new()
 
 
 def hash_of(name: str, data: bytes) -> bytes:
@@ -113,114 +123,13 @@ def hkdf_expand(name: str, prk: bytes, info: bytes, length: int) -> bytes:
         InternalError: unknown hash name, ``length`` < 1 or ``length`` > 255 * HashLen.
     """
     alg = _ALGS.get(name)
-    if alg is not None and 0 < length <= alg.digest_size and len(prk) >= alg.digest_size:
-        h = hmac.HMAC(prk, alg)
-        h.update(info + b"\x01")
-        out = h.finalize()
-        return out if length == len(out) else out[:length]
+    if alg is not None:
+        size = alg.digest_size
+        if len(prk) >= size and 0 < length <= size:
+            h = hmac.HMAC(prk, alg)
+            h.update(info + b"\x01")
+            return h.finalize() if length == size else h.finalize()[:length]
     try:
         return HKDFExpand(hash_algorithm(name), length, info).derive(prk)
     except ValueError as e:
         raise InternalError("HKDF-Expand length out of range") from e
-
-
-def hkdf_expander(name: str, prk: bytes) -> Callable[[bytes, int], bytes]:
-    """``HKDF-Expand(prk, info, length)`` as a function of ``(info, length)``, for several
-    expansions of one PRK: the HMAC is keyed once and each one-block output comes from a
-    copy of it (a copy costs ~0.4 µs, keying a new HMAC ~1.1 µs).  Outputs and errors are
-    those of :func:`hkdf_expand`.
-
-    Raises:
-        InternalError: (from the returned function) as :func:`hkdf_expand`.
-    """
-    alg = _ALGS.get(name)
-    if alg is None or len(prk) < alg.digest_size:
-        return lambda info, length: hkdf_expand(name, prk, info, length)
-    keyed = hmac.HMAC(prk, alg)
-    size = alg.digest_size
-
-    def expand(info: bytes, length: int) -> bytes:
-        if 0 < length <= size:
-            h = keyed.copy()
-            h.update(info + b"\x01")
-            out = h.finalize()
-            return out if length == size else out[:length]
-        return hkdf_expand(name, prk, info, length)
-
-    return expand
-
-
-def hkdf_expand_each(name: str, prk: bytes, *parts: tuple[bytes, int]) -> tuple[bytes, ...]:
-    """``HKDF-Expand(prk, info, length)`` for each ``(info, length)`` of ``parts``, with the
-    HMAC keyed once when every output fits in one block (a TLS 1.3 key, IV and finished
-    key); otherwise one :func:`hkdf_expand` call each, with the same outputs and errors.
-
-    Raises:
-        InternalError: as :func:`hkdf_expand`.
-    """
-    alg = _ALGS.get(name)
-    if alg is not None:
-        size = alg.digest_size
-        one_block = len(prk) >= size and bool(parts)
-        for _, n in parts:
-            if not 0 < n <= size:
-                one_block = False
-        if one_block:
-            keyed = hmac.HMAC(prk, alg)
-            out = []
-            for info, n in parts[:-1]:
-                h = keyed.copy()
-                h.update(info + b"\x01")
-                out.append(h.finalize()[:n])
-            info, n = parts[-1]
-            keyed.update(info + b"\x01")  # the last output uses the keyed HMAC itself
-            out.append(keyed.finalize()[:n])
-            return tuple(out)
-    return tuple(hkdf_expand(name, prk, info, n) for info, n in parts)
-
-
-def hkdf_expand_two(
-    name: str, prk: bytes, info_a: bytes, len_a: int, info_b: bytes, len_b: int
-) -> tuple[bytes, bytes]:
-    """:func:`hkdf_expand_each` of two outputs (a TLS 1.3 traffic key and IV), written out
-    (6 calls per handshake pair: no argument tuples, no loop).
-
-    Raises:
-        InternalError: as :func:`hkdf_expand`.
-    """
-    alg = _ALGS.get(name)
-    if alg is not None:
-        size = alg.digest_size
-        if len(prk) >= size and 0 < len_a <= size and 0 < len_b <= size:
-            keyed = hmac.HMAC(prk, alg)
-            h = keyed.copy()
-            h.update(info_a + b"\x01")
-            keyed.update(info_b + b"\x01")  # the last output uses the keyed HMAC itself
-            return h.finalize()[:len_a], keyed.finalize()[:len_b]
-    return hkdf_expand(name, prk, info_a, len_a), hkdf_expand(name, prk, info_b, len_b)
-
-
-def hkdf_expand_three(
-    name: str, prk: bytes, info_a: bytes, len_a: int, info_b: bytes, len_b: int, info_c: bytes
-) -> tuple[bytes, bytes, bytes]:
-    """:func:`hkdf_expand_each` of a key, an IV and a HashLen output (a TLS 1.3 handshake
-    traffic key, IV and finished key), written out as :func:`hkdf_expand_two` is.
-
-    Raises:
-        InternalError: as :func:`hkdf_expand`.
-    """
-    alg = _ALGS.get(name)
-    if alg is not None:
-        size = alg.digest_size
-        if len(prk) >= size and 0 < len_a <= size and 0 < len_b <= size:
-            keyed = hmac.HMAC(prk, alg)
-            ha = keyed.copy()
-            ha.update(info_a + b"\x01")
-            hb = keyed.copy()
-            hb.update(info_b + b"\x01")
-            keyed.update(info_c + b"\x01")
-            return ha.finalize()[:len_a], hb.finalize()[:len_b], keyed.finalize()
-    a, b, c = hkdf_expand_each(
-        name, prk, (info_a, len_a), (info_b, len_b), (info_c, hash_len(name))
-    )
-    return a, b, c

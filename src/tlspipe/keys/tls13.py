@@ -26,21 +26,23 @@ Transcript hashes are passed in (see :mod:`tlspipe.keys.transcript`); ``h`` argu
 ``Transcript-Hash`` values.  Secrets never appear in reprs.  A :class:`~tlspipe.keylog.KeyLog`
 given to :class:`KeyScheduleEarly` is called with the NSS labels named above.
 
-Layering: imports :mod:`tlspipe.errors`, :mod:`tlspipe.keylog`, :mod:`tlspipe.crypto`.
+Layering: imports :mod:`tlspipe.errors`, :mod:`tlspipe.keylog`, :mod:`tlspipe.crypto`, and
+``cryptography``'s HMAC and HKDF-Extract: the schedules key their HMACs themselves (as
+:mod:`tlspipe.keys.tls12` does for the PRF), one Python call less per secret.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+
+from cryptography.hazmat.primitives import hmac
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..crypto.hashing import (
+    hash_algorithm,
     hash_len,
     hash_of,
     hkdf_expand,
-    hkdf_expand_three,
-    hkdf_expand_two,
-    hkdf_expander,
     hkdf_extract,
     hmac_sign,
 )
@@ -85,24 +87,25 @@ def hkdf_expand_label(
     return hkdf_expand(hash_name, secret, info, length)
 
 
-def _expand_label(
-    expand: Callable[[bytes, int], bytes], label: bytes, context: bytes, length: int
-) -> bytes:
-    """:func:`hkdf_expand_label` with an :func:`hkdf_expander` of the secret."""
-    info = _LABELS.get((label, context, length))
-    if info is None:
-        info = hkdf_label(label, context, length)
-    return expand(info, length)
+def _derive(keyed: hmac.HMAC, label: bytes, th: bytes, n: int) -> bytes:
+    """Derive-Secret(Secret, Label, Messages) with ``keyed`` the HMAC keyed with Secret
+    (never finalized itself), ``th`` = Hash(Messages) and ``n`` the hash
+    length.
 
+    An n-octet output is the single block T(1) = HMAC(Secret, HkdfLabel || 0x01) of
+    HKDF-Expand (RFC 5869 §2.3, as :func:`~tlspipe.crypto.hashing.hkdf_expand` computes it):
+    taken here from a copy of ``keyed``, without a frame per expansion, 9 per handshake pair.
+    The ``HkdfLabel`` up to ``th`` is looked up (no cache by transcript hash, which never
+    repeats).
 
-def _derive(expand: Callable[[bytes, int], bytes], label: bytes, th: bytes, n: int) -> bytes:
-    """Derive-Secret with an :func:`hkdf_expander` of the secret, ``th`` a transcript hash
-    (at most 255 octets) and ``n`` the hash length: the ``HkdfLabel`` head is looked up once
-    (no cache of labels by transcript hash, which never repeats)."""
-    head = _HEADS.get((label, n))
-    if head is None or len(th) > 255:
-        return _expand_label(expand, label, th, n)
-    return expand(head + _OCTETS[len(th)] + th, n)
+    Raises:
+        InternalError: ``th`` longer than 255 octets (a bug).
+    """
+    prefix = _DERIVE_PREFIXES.get((label, n))
+    info = prefix + th if prefix is not None and len(th) == n else hkdf_label(label, th, n)
+    h = keyed.copy()
+    h.update(info + b"\x01")
+    return h.finalize()
 
 
 def hkdf_label(label: bytes, context: bytes, length: int) -> bytes:
@@ -145,6 +148,36 @@ _HASH_LEN = {"sha256": 32, "sha384": 48}
 _NO_PSK: dict[str, tuple[bytes, bytes]] = {}
 
 
+# The suite hashes (cryptography algorithm objects) of the one-block expansions below.
+_ALGS = {h: hash_algorithm(h) for h in _HASH_LEN}
+# The HkdfLabels of traffic_keys* (RFC 8446 §7.3, §4.4.4): the AEAD key by key length, the IV,
+# the finished key by hash name (module constants: no tuple-keyed lookup per handshake key).
+_KEY_INFO = {n: hkdf_label(b"key", b"", n) for n in (16, 32)}
+_IV_INFO = hkdf_label(b"iv", b"", 12)
+_FINISHED_INFO = {h: hkdf_label(b"finished", b"", n) for h, n in _HASH_LEN.items()}
+
+
+# (label, n) → the HkdfLabel of Derive-Secret(., label, th) up to th, for an n-octet th: the
+# uint16 length n, the full label and the context's length octet n.
+_DERIVE_PREFIXES = {
+    (label, n): hkdf_label(label, b"", n)[:-1] + _OCTETS[n]
+    for n in _HASH_LEN.values()
+    for label in (
+        b"c e traffic",
+        b"e exp master",
+        b"c hs traffic",
+        b"s hs traffic",
+        b"c ap traffic",
+        b"s ap traffic",
+        b"exp master",
+        b"res master",
+        b"res binder",
+        b"ext binder",
+        b"derived",
+    )
+}
+
+
 def derive_secret(hash_name: str, secret: bytes, label: bytes, transcript_hash: bytes) -> bytes:
     """Derive-Secret(Secret, Label, Messages) given ``transcript_hash`` = Hash(Messages)
     (RFC 8446 §7.1).
@@ -179,7 +212,10 @@ def finished_key(hash_name: str, base_key: bytes) -> bytes:
     Raises:
         InternalError: bad arguments (a bug).
     """
-    return hkdf_expand_label(hash_name, base_key, b"finished", b"", _hash_len(hash_name))
+    info = _FINISHED_INFO.get(hash_name)
+    if info is None:
+        return hkdf_expand_label(hash_name, base_key, b"finished", b"", _hash_len(hash_name))
+    return hkdf_expand(hash_name, base_key, info, _HASH_LEN[hash_name])
 
 
 def finished_verify_data(hash_name: str, base_key: bytes, transcript_hash: bytes) -> bytes:
@@ -210,14 +246,21 @@ def traffic_keys(suite: Tls13CipherSuite, secret: bytes) -> tuple[bytes, bytes]:
         InternalError: bad arguments (a bug).
     """
     key_len = suite.aead.key_len
-    key_info = _LABELS.get((b"key", b"", key_len))
-    if key_info is None:
-        key_info = hkdf_label(b"key", b"", key_len)
-    iv_info = _LABELS.get((b"iv", b"", 12))
-    if iv_info is None:
-        iv_info = hkdf_label(b"iv", b"", 12)
-    # one keyed HMAC for both
-    return hkdf_expand_two(suite.hash_name, secret, key_info, key_len, iv_info, 12)
+    key_info = _KEY_INFO.get(key_len)
+    alg = _ALGS.get(suite.hash_name)
+    if key_info is None or alg is None:  # not an RFC suite's key length or hash
+        h = suite.hash_name
+        return hkdf_expand_label(h, secret, b"key", b"", key_len), hkdf_expand_label(
+            h, secret, b"iv", b"", 12
+        )
+    # Each output is one HKDF-Expand block T(1) = HMAC(secret, info || 0x01) (RFC 5869 §2.3,
+    # as crypto.hashing.hkdf_expand computes it): one keyed HMAC, copied for the key and used
+    # itself for the IV, here without a further call per key (8 calls per handshake pair).
+    keyed = hmac.HMAC(secret, alg)
+    hk = keyed.copy()
+    hk.update(key_info + b"\x01")
+    keyed.update(_IV_INFO + b"\x01")
+    return hk.finalize()[:key_len], keyed.finalize()[:12]
 
 
 def traffic_keys_and_finished_key(
@@ -230,18 +273,20 @@ def traffic_keys_and_finished_key(
         InternalError: bad arguments (a bug).
     """
     key_len = suite.aead.key_len
-    key_info = _LABELS.get((b"key", b"", key_len))
-    if key_info is None:
-        key_info = hkdf_label(b"key", b"", key_len)
-    iv_info = _LABELS.get((b"iv", b"", 12))
-    if iv_info is None:
-        iv_info = hkdf_label(b"iv", b"", 12)
+    key_info = _KEY_INFO.get(key_len)
     h = suite.hash_name
-    n = _hash_len(h)
-    fin_info = _LABELS.get((b"finished", b"", n))
-    if fin_info is None:
-        fin_info = hkdf_label(b"finished", b"", n)
-    return hkdf_expand_three(h, secret, key_info, key_len, iv_info, 12, fin_info)
+    alg = _ALGS.get(h)
+    if key_info is None or alg is None:  # not an RFC suite's key length or hash
+        key, iv = traffic_keys(suite, secret)
+        return key, iv, finished_key(h, secret)
+    # as traffic_keys, the finished key (HashLen: one whole block) from the keyed HMAC itself
+    keyed = hmac.HMAC(secret, alg)
+    hk = keyed.copy()
+    hk.update(key_info + b"\x01")
+    hi = keyed.copy()
+    hi.update(_IV_INFO + b"\x01")
+    keyed.update(_FINISHED_INFO[h] + b"\x01")
+    return hk.finalize()[:key_len], hi.finalize()[:12], keyed.finalize()
 
 
 def next_traffic_secret(hash_name: str, secret: bytes) -> bytes:
@@ -290,7 +335,7 @@ def export_keying_material(
 
 
 class _Base:
-    __slots__ = ("_client_random", "_keylog", "_n", "suite")
+    __slots__ = ("_alg", "_client_random", "_keylog", "_n", "suite")
 
     def __init__(
         self, suite: Tls13CipherSuite, keylog: KeyLog | None, client_random: bytes
@@ -299,8 +344,12 @@ class _Base:
         # None: nothing is logged (the default NoKeyLog), so callers skip _log altogether
         self._keylog = None if keylog is None or type(keylog) is NoKeyLog else keylog
         self._client_random = client_random
-        n = _HASH_LEN.get(suite.hash_name)  # _hash_len inline (6 schedules per pair)
-        self._n = n if n is not None else hash_len(suite.hash_name)
+        # the hash, for the HMACs keyed here (no crypto.hashing call per HMAC: ~8 per pair)
+        alg = _ALGS.get(suite.hash_name)
+        if alg is None:
+            alg = hash_algorithm(suite.hash_name)  # raises InternalError: unknown hash
+        self._alg = alg
+        self._n = alg.digest_size
 
     def _log(self, label: str, secret: bytes) -> None:
         kl = self._keylog
@@ -353,7 +402,13 @@ class KeyScheduleEarly(_Base):
         """
         label = b"res binder" if resumption else b"ext binder"
         h = self.suite.hash_name
-        return derive_secret(h, self._early_secret, label, _empty_hash(h))
+        # with a PSK the binder key and "derived" both expand the early secret: it is keyed
+        # once here, and "derived" is taken from the same keyed HMAC now
+        keyed = hmac.HMAC(self._early_secret, self._alg)
+        n = self._n
+        if self._derived is None:
+            self._derived = _derive(keyed, b"derived", _empty_hash(h), n)
+        return _derive(keyed, label, _empty_hash(h), n)
 
     def compute_binder(self, truncated_hash: bytes, *, resumption: bool = True) -> bytes:
         """The PSK binder for Hash(transcript || truncated ClientHello) (§4.2.11.2).
@@ -397,7 +452,7 @@ class KeyScheduleEarly(_Base):
             derived = derive_secret(h, self._early_secret, b"derived", _empty_hash(h))
         ikm = shared_secret if shared_secret is not None else bytes(self.suite.hash_len)
         return KeyScheduleHandshake(
-            self.suite, hkdf_extract(h, derived, ikm), self._keylog, self._client_random
+            self.suite, HKDF.extract(self._alg, derived, ikm), self._keylog, self._client_random
         )
 
 
@@ -412,8 +467,7 @@ class KeyScheduleHandshake(_Base):
     __slots__ = (
         "_client_fk",
         "_client_hs",
-        "_expand",
-        "_handshake_secret",
+        "_keyed",
         "_server_fk",
         "_server_hs",
     )
@@ -426,9 +480,8 @@ class KeyScheduleHandshake(_Base):
         client_random: bytes,
     ) -> None:
         super().__init__(suite, keylog, client_random)
-        self._handshake_secret = handshake_secret
         # keyed once for "c hs traffic", "s hs traffic" and "derived"
-        self._expand = hkdf_expander(suite.hash_name, handshake_secret)
+        self._keyed = hmac.HMAC(handshake_secret, self._alg)
         self._client_hs: bytes | None = None
         self._server_hs: bytes | None = None
         self._client_fk: bytes | None = None
@@ -441,7 +494,7 @@ class KeyScheduleHandshake(_Base):
         Raises:
             Nothing.
         """
-        s = _derive(self._expand, b"c hs traffic", hs_hash, self._n)
+        s = _derive(self._keyed, b"c hs traffic", hs_hash, self._n)
         self._client_hs = s
         if self._keylog is not None:
             self._log("CLIENT_HANDSHAKE_TRAFFIC_SECRET", s)
@@ -454,7 +507,7 @@ class KeyScheduleHandshake(_Base):
         Raises:
             Nothing.
         """
-        s = _derive(self._expand, b"s hs traffic", hs_hash, self._n)
+        s = _derive(self._keyed, b"s hs traffic", hs_hash, self._n)
         self._server_hs = s
         if self._keylog is not None:
             self._log("SERVER_HANDSHAKE_TRAFFIC_SECRET", s)
@@ -494,7 +547,9 @@ class KeyScheduleHandshake(_Base):
             if self._server_hs is None:
                 raise InternalError("server handshake traffic secret not derived")
             fk = self._server_fk = finished_key(h, self._server_hs)
-        return hmac_sign(h, fk, transcript_hash)
+        mac = hmac.HMAC(fk, self._alg)
+        mac.update(transcript_hash)
+        return mac.finalize()
 
     def client_finished_verify_data(self, transcript_hash: bytes) -> bytes:
         """Client Finished verify_data (§4.4.4).
@@ -504,7 +559,9 @@ class KeyScheduleHandshake(_Base):
         """
         if self._client_hs is None:
             raise InternalError("client handshake traffic secret not derived")
-        return hmac_sign(self.suite.hash_name, self._client_finished_key(), transcript_hash)
+        mac = hmac.HMAC(self._client_finished_key(), self._alg)
+        mac.update(transcript_hash)
+        return mac.finalize()
 
     def _client_finished_key(self) -> bytes:
         fk = self._client_fk
@@ -525,8 +582,8 @@ class KeyScheduleHandshake(_Base):
             raise InternalError("client handshake traffic secret not derived")
         h = self.suite.hash_name
         n = self._n
-        derived = _expand_label(self._expand, b"derived", _empty_hash(h), n)
-        master = hkdf_extract(h, derived, bytes(n))
+        derived = _derive(self._keyed, b"derived", _empty_hash(h), n)
+        master = HKDF.extract(self._alg, derived, bytes(n))  # HKDF-Extract(derived, 0^n)
         return KeyScheduleTraffic(
             self.suite,
             master,
@@ -544,9 +601,9 @@ class KeyScheduleTraffic(_Base):
         "_client_app",
         "_client_app_0",
         "_client_fk",
-        "_expand",
         "_exporter",
         "_hs_hash",
+        "_keyed",
         "_server_app",
         "_server_app_0",
     )
@@ -563,15 +620,15 @@ class KeyScheduleTraffic(_Base):
         super().__init__(suite, keylog, client_random)
         n = self._n
         # keyed once for the three below and "res master"
-        expand = self._expand = hkdf_expander(suite.hash_name, master_secret)
+        keyed = self._keyed = hmac.HMAC(master_secret, self._alg)
         self._client_fk = client_finished_key
-        self._client_app = self._client_app_0 = _derive(expand, b"c ap traffic", hs_hash, n)
-        self._server_app = self._server_app_0 = _derive(expand, b"s ap traffic", hs_hash, n)
+        self._client_app = self._client_app_0 = _derive(keyed, b"c ap traffic", hs_hash, n)
+        self._server_app = self._server_app_0 = _derive(keyed, b"s ap traffic", hs_hash, n)
         # the exporter master secret when first used (at once when it is to be logged)
         self._hs_hash = hs_hash
         self._exporter: bytes | None = None
         if self._keylog is not None:
-            self._exporter = _derive(expand, b"exp master", hs_hash, n)
+            self._exporter = _derive(keyed, b"exp master", hs_hash, n)
             self._log("CLIENT_TRAFFIC_SECRET_0", self._client_app_0)
             self._log("SERVER_TRAFFIC_SECRET_0", self._server_app_0)
             self._log("EXPORTER_SECRET", self._exporter)
@@ -594,7 +651,7 @@ class KeyScheduleTraffic(_Base):
     def _exporter_secret(self) -> bytes:
         s = self._exporter
         if s is None:
-            s = self._exporter = _derive(self._expand, b"exp master", self._hs_hash, self._n)
+            s = self._exporter = _derive(self._keyed, b"exp master", self._hs_hash, self._n)
         return s
 
     def client_finished_verify_data(self, transcript_hash: bytes) -> bytes:
@@ -604,7 +661,9 @@ class KeyScheduleTraffic(_Base):
         Raises:
             Nothing.
         """
-        return hmac_sign(self.suite.hash_name, self._client_fk, transcript_hash)
+        mac = hmac.HMAC(self._client_fk, self._alg)
+        mac.update(transcript_hash)
+        return mac.finalize()
 
     def resumption_master_secret(self, hash_after_client_finished: bytes) -> bytes:
         """Derive-Secret(master, "res master", ClientHello...client Finished).
@@ -612,7 +671,7 @@ class KeyScheduleTraffic(_Base):
         Raises:
             Nothing.
         """
-        return _derive(self._expand, b"res master", hash_after_client_finished, self._n)
+        return _derive(self._keyed, b"res master", hash_after_client_finished, self._n)
 
     def export_keying_material(self, label: bytes, context: bytes | None, length: int) -> bytes:
         """RFC 8446 §7.5 exporter from this connection's exporter_master_secret.

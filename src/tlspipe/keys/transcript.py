@@ -13,7 +13,8 @@ Layering: imports :mod:`tlspipe.errors` and :mod:`tlspipe.crypto.hashing`.
 
 from __future__ import annotations
 
-from cryptography.hazmat.primitives import hashes
+import hashlib
+from collections.abc import Callable
 
 from ..crypto.hashing import hash_new
 from ..enums import HandshakeType
@@ -23,14 +24,24 @@ __all__ = ["Transcript"]
 
 
 class Transcript:
-    """Running handshake hash plus (optionally) the raw message buffer."""
+    """Running handshake hash plus (optionally) the raw message buffer.
 
-    __slots__ = ("_buffer", "_ctx", "_hash_name", "_keep_buffer")
+    ``add(raw)`` appends one raw handshake message (header included) and raises nothing.  It
+    is an attribute, not a method, set whenever the hash or the buffer changes: the buffer's
+    ``extend`` before the hash starts, the hash's own ``update`` once the buffer is dropped
+    (most messages: no Python frame per message), or else a function feeding both.
+    """
+
+    __slots__ = ("_buffer", "_ctx", "_hash_name", "_keep_buffer", "add")
+
+    add: Callable[[bytes], object]
 
     def __init__(self) -> None:
-        self._buffer: bytearray | None = bytearray()
+        buf = bytearray()
+        self._buffer: bytearray | None = buf
+        self.add = buf.extend
         self._keep_buffer = True
-        self._ctx: hashes.Hash | None = None
+        self._ctx: hashlib._Hash | None = None
         self._hash_name: str | None = None
 
     def __repr__(self) -> str:
@@ -54,22 +65,15 @@ class Transcript:
                 raise InternalError("transcript hash already started with another hash")
             return
         self._hash_name = hash_name
-        self._ctx = hash_new(hash_name)
-        if self._buffer:
-            self._ctx.update(bytes(self._buffer))
-        if not self._keep_buffer:
+        ctx = self._ctx = hash_new(hash_name)
+        buf = self._buffer
+        if buf:
+            ctx.update(bytes(buf))
+        if not self._keep_buffer or buf is None:
             self._buffer = None
-
-    def add(self, raw: bytes) -> None:
-        """Append one raw handshake message (header included).
-
-        Raises:
-            Nothing.
-        """
-        if self._ctx is not None:
-            self._ctx.update(raw)
-        if self._buffer is not None:
-            self._buffer += raw
+            self.add = ctx.update
+        else:
+            self.add = _feed_both(ctx.update, buf.extend)
 
     def current_hash(self) -> bytes:
         """Hash of all messages so far (the transcript stays open).
@@ -79,7 +83,7 @@ class Transcript:
         """
         if self._ctx is None:
             raise InternalError("transcript hash not started")
-        return self._ctx.copy().finalize()
+        return self._ctx.copy().digest()
 
     def hash_of_buffer_plus(self, raw: bytes, hash_name: str | None = None) -> bytes:
         """``Hash(messages so far || raw)`` without adding ``raw`` (PSK binders, RFC 8446
@@ -101,7 +105,7 @@ class Transcript:
             ctx = hash_new(hash_name)
             ctx.update(bytes(self._buffer))
         ctx.update(raw)
-        return ctx.finalize()
+        return ctx.digest()
 
     def rollup_for_hrr(self) -> None:
         """Replace the transcript so far (ClientHello1) with ``message_hash`` (RFC 8446
@@ -112,12 +116,15 @@ class Transcript:
         """
         if self._ctx is None or self._hash_name is None:
             raise InternalError("transcript hash not started")
-        digest = self._ctx.finalize()
+        digest = self._ctx.digest()
         synthetic = bytes((HandshakeType.message_hash, 0, 0, len(digest))) + digest
-        self._ctx = hash_new(self._hash_name)
-        self._ctx.update(synthetic)
-        if self._buffer is not None:
-            self._buffer = bytearray(synthetic)
+        ctx = self._ctx = hash_new(self._hash_name)
+        ctx.update(synthetic)
+        if self._buffer is None:
+            self.add = ctx.update
+        else:
+            buf = self._buffer = bytearray(synthetic)
+            self.add = _feed_both(ctx.update, buf.extend)
 
     def buffer(self) -> bytes:
         """All raw messages so far (TLS 1.2 client CertificateVerify, RFC 5246 §7.4.8).
@@ -137,5 +144,17 @@ class Transcript:
             Nothing.
         """
         self._keep_buffer = False
-        if self._ctx is not None:
+        ctx = self._ctx
+        if ctx is not None:
             self._buffer = None
+            self.add = ctx.update
+
+
+def _feed_both(
+    update: Callable[[bytes], None], extend: Callable[[bytes], None]
+) -> Callable[[bytes], None]:
+    def add(raw: bytes) -> None:
+        update(raw)
+        extend(raw)
+
+    return add

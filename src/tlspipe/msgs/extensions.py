@@ -686,9 +686,7 @@ class ClientExtensions(_Extensions):
         _POINTS,
         _opaque(E.session_ticket, "session_ticket", 0, 0, 0xFFFF),
         _opaques(E.application_layer_protocol_negotiation, "alpn", 1, 2, 0xFFFF, 1, 0xFF),
-        _custom(
-            E.status_request, "status_request", _enc_status_request, _dec_status_request, True
-        ),
+        _custom(E.status_request, "status_request", _enc_status_request, _dec_status_request, True),
         _SCT_FLAG,
         _custom(E.key_share, "key_share", _enc_client_shares, _dec_client_shares),
         _EARLY_FLAG,
