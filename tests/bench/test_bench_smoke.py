@@ -140,3 +140,22 @@ def test_icount_children_run_every_kind_of_row(tmp_path: Path) -> None:
                 timeout=100,
             )
             assert proc.returncode == 0, (row, stack, proc.stderr)
+
+
+def test_opcount_counts_bytecodes_per_pair() -> None:
+    """``python -m benchmarks.opcount ROW`` counts the bytecodes of a handshake row, by file."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT), str(ROOT / "src"), env.get("PYTHONPATH", "")) if p
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.opcount", "full13_ecdsa", "--pairs", "2", "--top", "5"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=100,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "bytecodes per handshake pair" in proc.stdout
+    assert "conn.py" in proc.stdout and "--- functions" in proc.stdout
