@@ -59,7 +59,7 @@ from .msgs.message import (
     CHANGE_CIPHER_SPEC_PAYLOAD,
     HandshakeMessage,
     decode_alert,
-    decode_handshake,
+    decode_framed_handshake,
     encode_alert,
     encode_handshake,
 )
@@ -721,7 +721,7 @@ class Connection:
                 and body <= cx.max_handshake_message
             ):  # the usual record: exactly one whole message, which the joiner would only
                 # have copied in and out (same bound, same bytes to decode)
-                msg = decode_handshake(payload, tls13=cx.version is ProtocolVersion.TLSv1_3)
+                msg = decode_framed_handshake(payload, cx.version is ProtocolVersion.TLSv1_3)
                 if _log.isEnabledFor(logging.DEBUG):
                     _log.debug("%s received %s", cx.side.value, _msg_name(msg.typ))
                 self._state = self._state.handle(cx, msg)
@@ -735,8 +735,8 @@ class Connection:
                 n = len(payload)
                 for end in ends:
                     joiner.held = n - end
-                    msg = decode_handshake(
-                        payload[start:end], tls13=cx.version is ProtocolVersion.TLSv1_3
+                    msg = decode_framed_handshake(
+                        payload[start:end], cx.version is ProtocolVersion.TLSv1_3
                     )
                     if debug:
                         _log.debug("%s received %s", cx.side.value, _msg_name(msg.typ))
@@ -749,7 +749,7 @@ class Connection:
             raw = joiner.pop()
             if raw is None:
                 return
-            msg = decode_handshake(raw, tls13=cx.version is ProtocolVersion.TLSv1_3)
+            msg = decode_framed_handshake(raw, cx.version is ProtocolVersion.TLSv1_3)
             if debug:  # the arguments cost more than the call
                 _log.debug("%s received %s", cx.side.value, _msg_name(msg.typ))
             self._state = self._state.handle(cx, msg)
