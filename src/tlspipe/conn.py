@@ -69,8 +69,6 @@ from .record.layer import (
     _FULL13_HEADER,
     _FULL13_WIRE,
     RecordLayer,
-    Tls13Decrypter,
-    Tls13Encrypter,
 )
 from .record.send import SendQueue, fragment
 
@@ -351,10 +349,7 @@ class CommonState:
             self.quic.set_secret(suite, secret, write=True, early=early)
             return
         key, iv = keys if keys is not None else ks13.traffic_keys(suite, secret)
-        alg = suite.aead  # Tls13Encrypter.from_key, one frame less (8 installs per pair)
-        self.record_layer.set_encrypter(
-            Tls13Encrypter(alg.new(key), iv, confidentiality_limit=alg.confidentiality_limit)
-        )
+        self.record_layer.set_tls13_encrypter(suite.aead, key, iv)
 
     def set_tls13_decrypter(
         self,
@@ -379,10 +374,7 @@ class CommonState:
             self.quic.set_secret(suite, secret, write=False, early=early)
             return
         key, iv = keys if keys is not None else ks13.traffic_keys(suite, secret)
-        alg = suite.aead  # Tls13Decrypter.from_key, one frame less
-        self.record_layer.set_decrypter(
-            Tls13Decrypter(alg.new(key), iv, integrity_limit=alg.integrity_limit)
-        )
+        self.record_layer.set_tls13_decrypter(suite.aead, key, iv)
 
     def send_key_update(self, request: KeyUpdateRequest) -> None:
         """Send KeyUpdate and move to the next write secret (RFC 8446 §4.6.3)."""
