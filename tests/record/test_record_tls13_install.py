@@ -153,3 +153,13 @@ def test_sending_key_limits_alike() -> None:
         layer._write_seq = layer._enc_hard
     assert _outcome(general.encrypt, 23, b"a") == _outcome(inline.encrypt, 23, b"a")
     assert _outcome(general.encrypt, 23, b"a")[0] == "error"
+
+
+@pytest.mark.parametrize("alg", ALGS[:3])
+def test_raw_sealer_seals_as_the_wrapped_aead(alg: AeadCipher) -> None:
+    key, nonce = os.urandom(alg.key_len), os.urandom(12)
+    for data in (b"", b"p" * 100, memoryview(b"v" * 30)):
+        assert alg.raw_sealer(key)(nonce, data, b"aad") == alg.new(key).seal(nonce, b"aad", data)
+    for bad in (key[:-1], key + b"k"):
+        assert _outcome(alg.raw_sealer, bad) == _outcome(alg.new, bad)
+        assert _outcome(alg.raw_sealer, bad)[0] == "error"

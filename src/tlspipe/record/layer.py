@@ -56,7 +56,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
-from ..crypto.aead import CryptographyAead
+from ..crypto.aead import AeadCipher, CryptographyAead
 from ..enums import AlertDescription, ContentType
 from ..errors import DecryptError, EncryptError, InternalError, PeerMisbehaved, RecordOverflow
 from .deframer import (
@@ -865,8 +865,11 @@ class RecordLayer:
         """
         # No Tls13Encrypter is built: with _seal13 set, encrypt() and encrypt_appdata() seal
         # themselves and never call _enc (what Tls13Encrypter.__init__ does, inline).
-        aead = alg.new(key)
-        self._seal13 = aead.raw_seal if type(aead) is CryptographyAead else _raw_seal(aead)
+        if type(alg) is AeadCipher:
+            self._seal13 = alg.raw_sealer(key)
+        else:
+            aead = alg.new(key)
+            self._seal13 = aead.raw_seal if type(aead) is CryptographyAead else _raw_seal(aead)
         if len(iv) != 12:
             raise ValueError("TLS 1.3 iv must be 12 bytes")
         self._write_iv13 = int.from_bytes(iv, "big")
