@@ -59,7 +59,7 @@ from .msgs.message import (
     CHANGE_CIPHER_SPEC_PAYLOAD,
     HandshakeMessage,
     decode_alert,
-    decode_handshake,
+    decode_framed_handshake,
     encode_alert,
     encode_handshake,
 )
@@ -69,8 +69,6 @@ from .record.layer import (
     _FULL13_HEADER,
     _FULL13_WIRE,
     RecordLayer,
-    Tls13Decrypter,
-    Tls13Encrypter,
 )
 from .record.send import SendQueue, fragment
 
@@ -351,10 +349,7 @@ class CommonState:
             self.quic.set_secret(suite, secret, write=True, early=early)
             return
         key, iv = keys if keys is not None else ks13.traffic_keys(suite, secret)
-        alg = suite.aead  # Tls13Encrypter.from_key, one frame less (8 installs per pair)
-        self.record_layer.set_encrypter(
-            Tls13Encrypter(alg.new(key), iv, confidentiality_limit=alg.confidentiality_limit)
-        )
+        self.record_layer.set_tls13_encrypter(suite.aead, key, iv)
 
     def set_tls13_decrypter(
         self,
@@ -379,10 +374,7 @@ class CommonState:
             self.quic.set_secret(suite, secret, write=False, early=early)
             return
         key, iv = keys if keys is not None else ks13.traffic_keys(suite, secret)
-        alg = suite.aead  # Tls13Decrypter.from_key, one frame less
-        self.record_layer.set_decrypter(
-            Tls13Decrypter(alg.new(key), iv, integrity_limit=alg.integrity_limit)
-        )
+        self.record_layer.set_tls13_decrypter(suite.aead, key, iv)
 
     def send_key_update(self, request: KeyUpdateRequest) -> None:
         """Send KeyUpdate and move to the next write secret (RFC 8446 §4.6.3)."""
@@ -721,7 +713,7 @@ class Connection:
                 and body <= cx.max_handshake_message
             ):  # the usual record: exactly one whole message, which the joiner would only
                 # have copied in and out (same bound, same bytes to decode)
-                msg = decode_handshake(payload, tls13=cx.version is ProtocolVersion.TLSv1_3)
+                msg = decode_framed_handshake(payload, cx.version is ProtocolVersion.TLSv1_3)
                 if _log.isEnabledFor(logging.DEBUG):
                     _log.debug("%s received %s", cx.side.value, _msg_name(msg.typ))
                 self._state = self._state.handle(cx, msg)
@@ -735,8 +727,8 @@ class Connection:
                 n = len(payload)
                 for end in ends:
                     joiner.held = n - end
-                    msg = decode_handshake(
-                        payload[start:end], tls13=cx.version is ProtocolVersion.TLSv1_3
+                    msg = decode_framed_handshake(
+                        payload[start:end], cx.version is ProtocolVersion.TLSv1_3
                     )
                     if debug:
                         _log.debug("%s received %s", cx.side.value, _msg_name(msg.typ))
@@ -749,7 +741,7 @@ class Connection:
             raw = joiner.pop()
             if raw is None:
                 return
-            msg = decode_handshake(raw, tls13=cx.version is ProtocolVersion.TLSv1_3)
+            msg = decode_framed_handshake(raw, cx.version is ProtocolVersion.TLSv1_3)
             if debug:  # the arguments cost more than the call
                 _log.debug("%s received %s", cx.side.value, _msg_name(msg.typ))
             self._state = self._state.handle(cx, msg)

@@ -49,6 +49,7 @@ from tlspipe.msgs.hello import HRR_RANDOM, ClientHello, HelloRetryRequest, Serve
 from tlspipe.msgs.message import (
     Alert,
     decode_alert,
+    decode_framed_handshake,
     decode_handshake,
     encode_alert,
     encode_handshake,
@@ -270,6 +271,8 @@ def test_handshake_roundtrip(msg: tuple[Any, bool]) -> None:
     body, tls13 = msg
     raw = encode_handshake(body)
     m = decode_handshake(raw, tls13=tls13)
+    f = decode_framed_handshake(raw, tls13)
+    assert (f.typ, f.body, f.raw) == (m.typ, m.body, m.raw)
     assert m.body == body
     assert m.typ == body.typ
     assert m.raw == raw
@@ -313,9 +316,22 @@ def test_alert_roundtrip(level: int, desc: int) -> None:
 
 
 # -- garbage in, DecodeError out ------------------------------------------------------------------
+def _outcome(fn: Any, raw: bytes, tls13: bool) -> tuple[str, Any, Any]:
+    try:
+        m = fn(raw, tls13)
+    except DecodeError as e:
+        return ("error", str(e), e.alert)
+    return ("ok", (m.typ, m.body, m.raw), None)
+
+
 def _decode_only_decode_error(raw: bytes, tls13: bool) -> None:
     with contextlib.suppress(DecodeError):
         decode_handshake(raw, tls13=tls13)
+    if len(raw) >= 4 and int.from_bytes(raw[1:4], "big") == len(raw) - 4:
+        # framing already checked (the connection's case): the same value or error
+        assert _outcome(decode_framed_handshake, raw, tls13) == _outcome(
+            lambda r, t: decode_handshake(r, tls13=t), raw, tls13
+        )
 
 
 @settings(max_examples=300, deadline=None)

@@ -114,6 +114,17 @@ class AeadCipher:
             raise InternalError(f"{self.name}: wrong key length")
         return CryptographyAead(self._factory(key))
 
+    def raw_sealer(self, key: bytes) -> Callable[[bytes, bytes | memoryview, bytes], bytes]:
+        """``new(key).raw_seal`` without the :class:`CryptographyAead` around it (the record
+        layer's TLS 1.3 write-key install only needs the function).
+
+        Raises:
+            InternalError: ``key`` is not ``key_len`` bytes (a bug).
+        """
+        if len(key) != self.key_len:
+            raise InternalError(f"{self.name}: wrong key length")
+        return self._factory(key).encrypt
+
 
 AES_128_GCM = AeadCipher("AES_128_GCM", 16, _AEAD_GCM_CONFIDENTIALITY, _AEAD_GCM_INTEGRITY, AESGCM)
 AES_256_GCM = AeadCipher("AES_256_GCM", 32, _AEAD_GCM_CONFIDENTIALITY, _AEAD_GCM_INTEGRITY, AESGCM)

@@ -43,6 +43,7 @@ __all__ = [
     "HandshakePayload",
     "decode_alert",
     "decode_change_cipher_spec",
+    "decode_framed_handshake",
     "decode_handshake",
     "encode_alert",
     "encode_handshake",
@@ -185,17 +186,29 @@ def decode_handshake(raw: bytes, *, tls13: bool) -> HandshakeMessage:
         if n == 0:
             raise DecodeError("handshake: truncated uint8")
         raise DecodeError("handshake: truncated uint24")
-    typ = raw[0]
     if int.from_bytes(raw[1:4]) != n - 4:  # the uint24 length, big-endian
         length = int.from_bytes(raw[1:4])
         raise DecodeError(f"handshake: length {length} but {n - 4} octets follow")
+    return decode_framed_handshake(raw, tls13)
+
+
+def decode_framed_handshake(raw: bytes, tls13: bool) -> HandshakeMessage:
+    """:func:`decode_handshake` of a message whose framing the caller has already checked:
+    ``raw`` is ``bytes`` of at least 4 octets whose uint24 length is ``len(raw) - 4`` (the
+    connection's handshake joiner and its one-message-per-record path hand out only such
+    messages, so it does not check the header a second time per message).
+
+    Raises:
+        DecodeError: as :func:`decode_handshake` for the type and the body.
+    """
+    typ = raw[0]
     entry = (_TLS13 if tls13 else _TLS12).get(typ)
     if entry is None:
         raise DecodeError(
             f"handshake: unexpected message type {typ}", AlertDescription.unexpected_message
         )
     decoder, name = entry
-    return HandshakeMessage(typ, decoder(Reader.window(raw, 4, n, name)), raw)
+    return HandshakeMessage(typ, decoder(Reader.window(raw, 4, len(raw), name)), raw)
 
 
 @dataclass(frozen=True, slots=True)

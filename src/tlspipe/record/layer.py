@@ -56,7 +56,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
-from ..crypto.aead import CryptographyAead
+from ..crypto.aead import AeadCipher, CryptographyAead
 from ..enums import AlertDescription, ContentType
 from ..errors import DecryptError, EncryptError, InternalError, PeerMisbehaved, RecordOverflow
 from .deframer import (
@@ -701,6 +701,28 @@ class Tls12ChaChaDecrypter:
         return record.content_type, self._aead.open(nonce, aad, payload)
 
 
+class _Inline13Encrypter:
+    """``RecordLayer._enc`` after :meth:`RecordLayer.set_tls13_encrypter`: never called
+    (the layer seals with ``_seal13`` itself); raises if it ever were."""
+
+    __slots__ = ()
+
+    confidentiality_limit = SEQ_MAX
+
+    def encrypt(
+        self, content_type: int, payload: bytes | memoryview, seq: int, *, padding: int = 0
+    ) -> bytes:
+        """Never called.
+
+        Raises:
+            InternalError: always.
+        """
+        raise InternalError("record: TLS 1.3 keys are sealed by the record layer itself")
+
+
+_INLINE13_ENCRYPTER = _Inline13Encrypter()
+
+
 # -- the per-connection record layer -----------------------------------------------------------
 class RecordLayer:
     """Both directions of record protection with their sequence numbers (RFC 8446 §5.3).
@@ -831,6 +853,49 @@ class RecordLayer:
             self._decrypting = not isinstance(decrypter, PlaintextDecrypter)
             self._open13 = None
             self._open13_into = None
+        self._read_seq = 0
+        self._dec_failures = 0
+
+    def set_tls13_encrypter(self, alg: RecordAeadAlgorithm, key: bytes, iv: bytes) -> None:
+        """:meth:`set_encrypter` of ``Tls13Encrypter.from_key(alg, key, iv)``, in one call
+        (the connection's TLS 1.3 installs, 4 per handshake pair: two frames less each).
+
+        Raises:
+            ValueError: ``iv`` is not 12 bytes (a programming error).
+        """
+        # No Tls13Encrypter is built: with _seal13 set, encrypt() and encrypt_appdata() seal
+        # themselves and never call _enc (what Tls13Encrypter.__init__ does, inline).
+        if type(alg) is AeadCipher:
+            self._seal13 = alg.raw_sealer(key)
+        else:
+            aead = alg.new(key)
+            self._seal13 = aead.raw_seal if type(aead) is CryptographyAead else _raw_seal(aead)
+        if len(iv) != 12:
+            raise ValueError("TLS 1.3 iv must be 12 bytes")
+        self._write_iv13 = int.from_bytes(iv, "big")
+        self._enc = _INLINE13_ENCRYPTER
+        self._write_seq = 0
+        self._encrypting = True
+        limit = alg.confidentiality_limit
+        hard_soft = _HARD_SOFT.get(limit)
+        if hard_soft is None:
+            hard_soft = _hard_soft(limit)
+        self._enc_hard, self._enc_soft = hard_soft
+
+    def set_tls13_decrypter(self, alg: RecordAeadAlgorithm, key: bytes, iv: bytes) -> None:
+        """:meth:`set_decrypter` of ``Tls13Decrypter.from_key(alg, key, iv)``, in one call
+        (as :meth:`set_tls13_encrypter`).
+
+        Raises:
+            ValueError: ``iv`` is not 12 bytes (a programming error).
+        """
+        dec = Tls13Decrypter(alg.new(key), iv, integrity_limit=alg.integrity_limit)
+        self._dec = dec
+        self._decrypting = True
+        self._open13 = dec._open
+        self._open13_error = dec._open_error
+        self._open13_into = dec._open_into
+        self._read_iv13 = dec._iv
         self._read_seq = 0
         self._dec_failures = 0
 
