@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import struct
 
-from cryptography.hazmat.primitives import hmac
+from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..crypto.hashing import (
@@ -351,6 +351,16 @@ class _Base:
         self._alg = alg
         self._n = alg.digest_size
 
+    def _inherit(self, parent: _Base) -> hashes.HashAlgorithm:
+        # A later stage takes the earlier one's settings as they are (two stages per side
+        # and handshake: no super() call, key-log check or hash lookup again); returns the hash.
+        self.suite = parent.suite
+        self._keylog = parent._keylog
+        self._client_random = parent._client_random
+        self._n = parent._n
+        alg = self._alg = parent._alg
+        return alg
+
     def _log(self, label: str, secret: bytes) -> None:
         kl = self._keylog
         if kl is not None and kl.will_log(label):
@@ -451,9 +461,7 @@ class KeyScheduleEarly(_Base):
         if derived is None:
             derived = derive_secret(h, self._early_secret, b"derived", _empty_hash(h))
         ikm = shared_secret if shared_secret is not None else bytes(self.suite.hash_len)
-        return KeyScheduleHandshake(
-            self.suite, HKDF.extract(self._alg, derived, ikm), self._keylog, self._client_random
-        )
+        return KeyScheduleHandshake(self, HKDF.extract(self._alg, derived, ikm))
 
 
 class KeyScheduleHandshake(_Base):
@@ -472,16 +480,9 @@ class KeyScheduleHandshake(_Base):
         "_server_hs",
     )
 
-    def __init__(
-        self,
-        suite: Tls13CipherSuite,
-        handshake_secret: bytes,
-        keylog: KeyLog | None,
-        client_random: bytes,
-    ) -> None:
-        super().__init__(suite, keylog, client_random)
+    def __init__(self, early: KeyScheduleEarly, handshake_secret: bytes) -> None:
         # keyed once for "c hs traffic", "s hs traffic" and "derived"
-        self._keyed = hmac.HMAC(handshake_secret, self._alg)
+        self._keyed = hmac.HMAC(handshake_secret, self._inherit(early))
         self._client_hs: bytes | None = None
         self._server_hs: bytes | None = None
         self._client_fk: bytes | None = None
@@ -585,12 +586,7 @@ class KeyScheduleHandshake(_Base):
         derived = _derive(self._keyed, b"derived", _empty_hash(h), n)
         master = HKDF.extract(self._alg, derived, bytes(n))  # HKDF-Extract(derived, 0^n)
         return KeyScheduleTraffic(
-            self.suite,
-            master,
-            hs_hash_after_server_finished,
-            self._client_finished_key(),
-            self._keylog,
-            self._client_random,
+            self, master, hs_hash_after_server_finished, self._client_finished_key()
         )
 
 
@@ -610,17 +606,14 @@ class KeyScheduleTraffic(_Base):
 
     def __init__(
         self,
-        suite: Tls13CipherSuite,
+        handshake: KeyScheduleHandshake,
         master_secret: bytes,
         hs_hash: bytes,
         client_finished_key: bytes,
-        keylog: KeyLog | None,
-        client_random: bytes,
     ) -> None:
-        super().__init__(suite, keylog, client_random)
-        n = self._n
         # keyed once for the three below and "res master"
-        keyed = self._keyed = hmac.HMAC(master_secret, self._alg)
+        keyed = self._keyed = hmac.HMAC(master_secret, self._inherit(handshake))
+        n = self._n
         self._client_fk = client_finished_key
         self._client_app = self._client_app_0 = _derive(keyed, b"c ap traffic", hs_hash, n)
         self._server_app = self._server_app_0 = _derive(keyed, b"s ap traffic", hs_hash, n)
