@@ -155,6 +155,10 @@ _ALGS = {h: hash_algorithm(h) for h in _HASH_LEN}
 _KEY_INFO = {n: hkdf_label(b"key", b"", n) for n in (16, 32)}
 _IV_INFO = hkdf_label(b"iv", b"", 12)
 _FINISHED_INFO = {h: hkdf_label(b"finished", b"", n) for h, n in _HASH_LEN.items()}
+# The same with HKDF-Expand's block counter 0x01 appended: the HMAC input of T(1).
+_KEY_BLOCK = {n: info + b"\x01" for n, info in _KEY_INFO.items()}
+_IV_BLOCK = _IV_INFO + b"\x01"
+_FINISHED_BLOCK = {h: info + b"\x01" for h, info in _FINISHED_INFO.items()}
 
 
 # (label, n) → the HkdfLabel of Derive-Secret(., label, th) up to th, for an n-octet th: the
@@ -175,6 +179,11 @@ _DERIVE_PREFIXES = {
         b"ext binder",
         b"derived",
     )
+}
+# hash name → the T(1) input of Derive-Secret(., "derived", ""): the HkdfLabel with context
+# Hash("") and the counter 0x01 (the handshake and master secrets' salts; a constant).
+_DERIVED_BLOCK = {
+    h: _DERIVE_PREFIXES[(b"derived", n)] + hash_of(h, b"") + b"\x01" for h, n in _HASH_LEN.items()
 }
 
 
@@ -246,9 +255,9 @@ def traffic_keys(suite: Tls13CipherSuite, secret: bytes) -> tuple[bytes, bytes]:
         InternalError: bad arguments (a bug).
     """
     key_len = suite.aead.key_len
-    key_info = _KEY_INFO.get(key_len)
+    key_block = _KEY_BLOCK.get(key_len)
     alg = _ALGS.get(suite.hash_name)
-    if key_info is None or alg is None:  # not an RFC suite's key length or hash
+    if key_block is None or alg is None:  # not an RFC suite's key length or hash
         h = suite.hash_name
         return hkdf_expand_label(h, secret, b"key", b"", key_len), hkdf_expand_label(
             h, secret, b"iv", b"", 12
@@ -258,8 +267,8 @@ def traffic_keys(suite: Tls13CipherSuite, secret: bytes) -> tuple[bytes, bytes]:
     # itself for the IV, here without a further call per key (8 calls per handshake pair).
     keyed = hmac.HMAC(secret, alg)
     hk = keyed.copy()
-    hk.update(key_info + b"\x01")
-    keyed.update(_IV_INFO + b"\x01")
+    hk.update(key_block)
+    keyed.update(_IV_BLOCK)
     return hk.finalize()[:key_len], keyed.finalize()[:12]
 
 
@@ -273,19 +282,19 @@ def traffic_keys_and_finished_key(
         InternalError: bad arguments (a bug).
     """
     key_len = suite.aead.key_len
-    key_info = _KEY_INFO.get(key_len)
+    key_block = _KEY_BLOCK.get(key_len)
     h = suite.hash_name
     alg = _ALGS.get(h)
-    if key_info is None or alg is None:  # not an RFC suite's key length or hash
+    if key_block is None or alg is None:  # not an RFC suite's key length or hash
         key, iv = traffic_keys(suite, secret)
         return key, iv, finished_key(h, secret)
     # as traffic_keys, the finished key (HashLen: one whole block) from the keyed HMAC itself
     keyed = hmac.HMAC(secret, alg)
     hk = keyed.copy()
-    hk.update(key_info + b"\x01")
+    hk.update(key_block)
     hi = keyed.copy()
-    hi.update(_IV_INFO + b"\x01")
-    keyed.update(_FINISHED_INFO[h] + b"\x01")
+    hi.update(_IV_BLOCK)
+    keyed.update(_FINISHED_BLOCK[h])
     return hk.finalize()[:key_len], hi.finalize()[:12], keyed.finalize()
 
 
@@ -583,7 +592,13 @@ class KeyScheduleHandshake(_Base):
             raise InternalError("client handshake traffic secret not derived")
         h = self.suite.hash_name
         n = self._n
-        derived = _derive(self._keyed, b"derived", _empty_hash(h), n)
+        block = _DERIVED_BLOCK.get(h)
+        if block is None:  # not an RFC suite's hash
+            derived = _derive(self._keyed, b"derived", _empty_hash(h), n)
+        else:  # the same single HKDF-Expand block as _derive computes, its input a constant
+            k = self._keyed.copy()
+            k.update(block)
+            derived = k.finalize()
         master = HKDF.extract(self._alg, derived, bytes(n))  # HKDF-Extract(derived, 0^n)
         return KeyScheduleTraffic(
             self, master, hs_hash_after_server_finished, self._client_finished_key()
