@@ -158,6 +158,8 @@ _FINISHED_INFO = {h: hkdf_label(b"finished", b"", n) for h, n in _HASH_LEN.items
 # The same with HKDF-Expand's block counter 0x01 appended: the HMAC input of T(1).
 _KEY_BLOCK = {n: info + b"\x01" for n, info in _KEY_INFO.items()}
 _IV_BLOCK = _IV_INFO + b"\x01"
+# hash name → the HkdfLabel of "resumption" up to its context's length octet
+_RESUMPTION_HEAD = {h: hkdf_label(b"resumption", b"", n)[:-1] for h, n in _HASH_LEN.items()}
 _FINISHED_BLOCK = {h: info + b"\x01" for h, info in _FINISHED_INFO.items()}
 
 
@@ -315,9 +317,16 @@ def resumption_psk(hash_name: str, resumption_master_secret: bytes, ticket_nonce
     Raises:
         InternalError: nonce longer than 255 bytes (a bug; the decoder bounds it).
     """
-    return hkdf_expand_label(
-        hash_name, resumption_master_secret, b"resumption", ticket_nonce, hash_len(hash_name)
-    )
+    alg = _ALGS.get(hash_name)
+    if alg is None or len(ticket_nonce) > 255:  # not an RFC suite's hash, or a bug
+        return hkdf_expand_label(
+            hash_name, resumption_master_secret, b"resumption", ticket_nonce, hash_len(hash_name)
+        )
+    # one HKDF-Expand block T(1) (Hash.length octets), its HkdfLabel built here: the nonce
+    # context differs per ticket (one per ticket on both sides)
+    mac = hmac.HMAC(resumption_master_secret, alg)
+    mac.update(_RESUMPTION_HEAD[hash_name] + _OCTETS[len(ticket_nonce)] + ticket_nonce + b"\x01")
+    return mac.finalize()
 
 
 def export_keying_material(
@@ -435,7 +444,16 @@ class KeyScheduleEarly(_Base):
         Raises:
             Nothing.
         """
-        return compute_binder(self.suite.hash_name, self.binder_key(resumption), truncated_hash)
+        binder_key = self.binder_key(resumption)
+        block = _FINISHED_BLOCK.get(self.suite.hash_name)
+        if block is None:  # not an RFC suite's hash
+            return compute_binder(self.suite.hash_name, binder_key, truncated_hash)
+        # compute_binder's finished key (one HKDF-Expand block) and HMAC, without its frames
+        fk = hmac.HMAC(binder_key, self._alg)
+        fk.update(block)
+        mac = hmac.HMAC(fk.finalize(), self._alg)
+        mac.update(truncated_hash)
+        return mac.finalize()
 
     def client_early_traffic_secret(self, hs_hash: bytes) -> bytes:
         """Derive-Secret(early, "c e traffic", ClientHello) (logged as
