@@ -187,6 +187,13 @@ _DERIVE_PREFIXES = {
 _DERIVED_BLOCK = {
     h: _DERIVE_PREFIXES[(b"derived", n)] + hash_of(h, b"") + b"\x01" for h, n in _HASH_LEN.items()
 }
+# (label, hash name) → the same for the binder keys, Derive-Secret(., "res binder" | "ext
+# binder", "") (RFC 8446 §7.1)
+_BINDER_BLOCK = {
+    (label, h): _DERIVE_PREFIXES[(label, n)] + hash_of(h, b"") + b"\x01"
+    for h, n in _HASH_LEN.items()
+    for label in (b"res binder", b"ext binder")
+}
 
 
 def derive_secret(hash_name: str, secret: bytes, label: bytes, transcript_hash: bytes) -> bytes:
@@ -433,10 +440,20 @@ class KeyScheduleEarly(_Base):
         # with a PSK the binder key and "derived" both expand the early secret: it is keyed
         # once here, and "derived" is taken from the same keyed HMAC now
         keyed = hmac.HMAC(self._early_secret, self._alg)
-        n = self._n
+        derived_in = _DERIVED_BLOCK.get(h)
+        binder_in = _BINDER_BLOCK.get((label, h))
+        if derived_in is None or binder_in is None:  # not an RFC suite's hash
+            n = self._n
+            if self._derived is None:
+                self._derived = _derive(keyed, b"derived", _empty_hash(h), n)
+            return _derive(keyed, label, _empty_hash(h), n)
+        # both single HKDF-Expand blocks (as _derive computes them), their inputs constants
         if self._derived is None:
-            self._derived = _derive(keyed, b"derived", _empty_hash(h), n)
-        return _derive(keyed, label, _empty_hash(h), n)
+            k = keyed.copy()
+            k.update(derived_in)
+            self._derived = k.finalize()
+        keyed.update(binder_in)
+        return keyed.finalize()
 
     def compute_binder(self, truncated_hash: bytes, *, resumption: bool = True) -> bytes:
         """The PSK binder for Hash(transcript || truncated ClientHello) (§4.2.11.2).
