@@ -6,6 +6,7 @@ checked code as it was before the fast paths."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any
 
@@ -14,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tlspipe.errors import DecodeError, InternalError
+from tlspipe.msgs import extensions as ext_mod
 from tlspipe.msgs.codec import Reader
 from tlspipe.msgs.extensions import (
     ClientExtensions,
@@ -729,3 +731,41 @@ def test_encrypted_extensions_kept_whole_decode_as_without(
     assert again == want
     if want[0] == "ok":
         assert hash(again[1]) == hash(want[1])
+
+
+# -- the extension containers built without their generated __init__ (_Extensions._of) -------
+_CONTAINERS = [
+    ClientExtensions,
+    ServerExtensions,
+    ext_mod.HelloRetryExtensions,
+    ext_mod.ServerEncryptedExtensions,
+    ext_mod.CertificateEntryExtensions,
+    ext_mod.CertificateRequestExtensions,
+    ext_mod.NewSessionTicketExtensions,
+]
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_containers_built_by_of_equal_the_constructor(data: st.DataObject) -> None:
+    cls = data.draw(st.sampled_from(_CONTAINERS))
+    names = [f.name for f in dataclasses.fields(cls)]
+    chosen = data.draw(st.lists(st.sampled_from(names), unique=True))
+    value = st.one_of(st.none(), st.booleans(), st.integers(0, 0xFFFF), st.binary(max_size=8))
+    values = {n: data.draw(value) for n in chosen}
+    built = cls._of(dict(values))
+    expected = cls(**values)
+    assert type(built) is cls
+    assert built == expected
+    assert repr(built) == repr(expected)
+    assert hash(built) == hash(expected)
+    assert all(getattr(built, n) == getattr(expected, n) for n in names)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.unknown = ()  # type: ignore[misc]
+
+
+def test_containers_built_by_of_with_nothing_are_the_defaults() -> None:
+    for cls in _CONTAINERS:
+        assert cls._of({}) == cls()
+    with pytest.raises(AttributeError):
+        ServerExtensions._of({"no_such_field": 1})

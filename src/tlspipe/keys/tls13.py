@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import struct
 
-from cryptography.hazmat.primitives import hmac
+from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..crypto.hashing import (
@@ -155,6 +155,12 @@ _ALGS = {h: hash_algorithm(h) for h in _HASH_LEN}
 _KEY_INFO = {n: hkdf_label(b"key", b"", n) for n in (16, 32)}
 _IV_INFO = hkdf_label(b"iv", b"", 12)
 _FINISHED_INFO = {h: hkdf_label(b"finished", b"", n) for h, n in _HASH_LEN.items()}
+# The same with HKDF-Expand's block counter 0x01 appended: the HMAC input of T(1).
+_KEY_BLOCK = {n: info + b"\x01" for n, info in _KEY_INFO.items()}
+_IV_BLOCK = _IV_INFO + b"\x01"
+# hash name → the HkdfLabel of "resumption" up to its context's length octet
+_RESUMPTION_HEAD = {h: hkdf_label(b"resumption", b"", n)[:-1] for h, n in _HASH_LEN.items()}
+_FINISHED_BLOCK = {h: info + b"\x01" for h, info in _FINISHED_INFO.items()}
 
 
 # (label, n) → the HkdfLabel of Derive-Secret(., label, th) up to th, for an n-octet th: the
@@ -175,6 +181,18 @@ _DERIVE_PREFIXES = {
         b"ext binder",
         b"derived",
     )
+}
+# hash name → the T(1) input of Derive-Secret(., "derived", ""): the HkdfLabel with context
+# Hash("") and the counter 0x01 (the handshake and master secrets' salts; a constant).
+_DERIVED_BLOCK = {
+    h: _DERIVE_PREFIXES[(b"derived", n)] + hash_of(h, b"") + b"\x01" for h, n in _HASH_LEN.items()
+}
+# (label, hash name) → the same for the binder keys, Derive-Secret(., "res binder" | "ext
+# binder", "") (RFC 8446 §7.1)
+_BINDER_BLOCK = {
+    (label, h): _DERIVE_PREFIXES[(label, n)] + hash_of(h, b"") + b"\x01"
+    for h, n in _HASH_LEN.items()
+    for label in (b"res binder", b"ext binder")
 }
 
 
@@ -246,9 +264,9 @@ def traffic_keys(suite: Tls13CipherSuite, secret: bytes) -> tuple[bytes, bytes]:
         InternalError: bad arguments (a bug).
     """
     key_len = suite.aead.key_len
-    key_info = _KEY_INFO.get(key_len)
+    key_block = _KEY_BLOCK.get(key_len)
     alg = _ALGS.get(suite.hash_name)
-    if key_info is None or alg is None:  # not an RFC suite's key length or hash
+    if key_block is None or alg is None:  # not an RFC suite's key length or hash
         h = suite.hash_name
         return hkdf_expand_label(h, secret, b"key", b"", key_len), hkdf_expand_label(
             h, secret, b"iv", b"", 12
@@ -258,8 +276,8 @@ def traffic_keys(suite: Tls13CipherSuite, secret: bytes) -> tuple[bytes, bytes]:
     # itself for the IV, here without a further call per key (8 calls per handshake pair).
     keyed = hmac.HMAC(secret, alg)
     hk = keyed.copy()
-    hk.update(key_info + b"\x01")
-    keyed.update(_IV_INFO + b"\x01")
+    hk.update(key_block)
+    keyed.update(_IV_BLOCK)
     return hk.finalize()[:key_len], keyed.finalize()[:12]
 
 
@@ -273,19 +291,19 @@ def traffic_keys_and_finished_key(
         InternalError: bad arguments (a bug).
     """
     key_len = suite.aead.key_len
-    key_info = _KEY_INFO.get(key_len)
+    key_block = _KEY_BLOCK.get(key_len)
     h = suite.hash_name
     alg = _ALGS.get(h)
-    if key_info is None or alg is None:  # not an RFC suite's key length or hash
+    if key_block is None or alg is None:  # not an RFC suite's key length or hash
         key, iv = traffic_keys(suite, secret)
         return key, iv, finished_key(h, secret)
     # as traffic_keys, the finished key (HashLen: one whole block) from the keyed HMAC itself
     keyed = hmac.HMAC(secret, alg)
     hk = keyed.copy()
-    hk.update(key_info + b"\x01")
+    hk.update(key_block)
     hi = keyed.copy()
-    hi.update(_IV_INFO + b"\x01")
-    keyed.update(_FINISHED_INFO[h] + b"\x01")
+    hi.update(_IV_BLOCK)
+    keyed.update(_FINISHED_BLOCK[h])
     return hk.finalize()[:key_len], hi.finalize()[:12], keyed.finalize()
 
 
@@ -306,9 +324,16 @@ def resumption_psk(hash_name: str, resumption_master_secret: bytes, ticket_nonce
     Raises:
         InternalError: nonce longer than 255 bytes (a bug; the decoder bounds it).
     """
-    return hkdf_expand_label(
-        hash_name, resumption_master_secret, b"resumption", ticket_nonce, hash_len(hash_name)
-    )
+    alg = _ALGS.get(hash_name)
+    if alg is None or len(ticket_nonce) > 255:  # not an RFC suite's hash, or a bug
+        return hkdf_expand_label(
+            hash_name, resumption_master_secret, b"resumption", ticket_nonce, hash_len(hash_name)
+        )
+    # one HKDF-Expand block T(1) (Hash.length octets), its HkdfLabel built here: the nonce
+    # context differs per ticket (one per ticket on both sides)
+    mac = hmac.HMAC(resumption_master_secret, alg)
+    mac.update(_RESUMPTION_HEAD[hash_name] + _OCTETS[len(ticket_nonce)] + ticket_nonce + b"\x01")
+    return mac.finalize()
 
 
 def export_keying_material(
@@ -350,6 +375,16 @@ class _Base:
             alg = hash_algorithm(suite.hash_name)  # raises InternalError: unknown hash
         self._alg = alg
         self._n = alg.digest_size
+
+    def _inherit(self, parent: _Base) -> hashes.HashAlgorithm:
+        # A later stage takes the earlier one's settings as they are (two stages per side
+        # and handshake: no super() call, key-log check or hash lookup again); returns the hash.
+        self.suite = parent.suite
+        self._keylog = parent._keylog
+        self._client_random = parent._client_random
+        self._n = parent._n
+        alg = self._alg = parent._alg
+        return alg
 
     def _log(self, label: str, secret: bytes) -> None:
         kl = self._keylog
@@ -405,10 +440,20 @@ class KeyScheduleEarly(_Base):
         # with a PSK the binder key and "derived" both expand the early secret: it is keyed
         # once here, and "derived" is taken from the same keyed HMAC now
         keyed = hmac.HMAC(self._early_secret, self._alg)
-        n = self._n
+        derived_in = _DERIVED_BLOCK.get(h)
+        binder_in = _BINDER_BLOCK.get((label, h))
+        if derived_in is None or binder_in is None:  # not an RFC suite's hash
+            n = self._n
+            if self._derived is None:
+                self._derived = _derive(keyed, b"derived", _empty_hash(h), n)
+            return _derive(keyed, label, _empty_hash(h), n)
+        # both single HKDF-Expand blocks (as _derive computes them), their inputs constants
         if self._derived is None:
-            self._derived = _derive(keyed, b"derived", _empty_hash(h), n)
-        return _derive(keyed, label, _empty_hash(h), n)
+            k = keyed.copy()
+            k.update(derived_in)
+            self._derived = k.finalize()
+        keyed.update(binder_in)
+        return keyed.finalize()
 
     def compute_binder(self, truncated_hash: bytes, *, resumption: bool = True) -> bytes:
         """The PSK binder for Hash(transcript || truncated ClientHello) (§4.2.11.2).
@@ -416,7 +461,16 @@ class KeyScheduleEarly(_Base):
         Raises:
             Nothing.
         """
-        return compute_binder(self.suite.hash_name, self.binder_key(resumption), truncated_hash)
+        binder_key = self.binder_key(resumption)
+        block = _FINISHED_BLOCK.get(self.suite.hash_name)
+        if block is None:  # not an RFC suite's hash
+            return compute_binder(self.suite.hash_name, binder_key, truncated_hash)
+        # compute_binder's finished key (one HKDF-Expand block) and HMAC, without its frames
+        fk = hmac.HMAC(binder_key, self._alg)
+        fk.update(block)
+        mac = hmac.HMAC(fk.finalize(), self._alg)
+        mac.update(truncated_hash)
+        return mac.finalize()
 
     def client_early_traffic_secret(self, hs_hash: bytes) -> bytes:
         """Derive-Secret(early, "c e traffic", ClientHello) (logged as
@@ -451,9 +505,7 @@ class KeyScheduleEarly(_Base):
         if derived is None:
             derived = derive_secret(h, self._early_secret, b"derived", _empty_hash(h))
         ikm = shared_secret if shared_secret is not None else bytes(self.suite.hash_len)
-        return KeyScheduleHandshake(
-            self.suite, HKDF.extract(self._alg, derived, ikm), self._keylog, self._client_random
-        )
+        return KeyScheduleHandshake(self, HKDF.extract(self._alg, derived, ikm))
 
 
 class KeyScheduleHandshake(_Base):
@@ -472,16 +524,9 @@ class KeyScheduleHandshake(_Base):
         "_server_hs",
     )
 
-    def __init__(
-        self,
-        suite: Tls13CipherSuite,
-        handshake_secret: bytes,
-        keylog: KeyLog | None,
-        client_random: bytes,
-    ) -> None:
-        super().__init__(suite, keylog, client_random)
+    def __init__(self, early: KeyScheduleEarly, handshake_secret: bytes) -> None:
         # keyed once for "c hs traffic", "s hs traffic" and "derived"
-        self._keyed = hmac.HMAC(handshake_secret, self._alg)
+        self._keyed = hmac.HMAC(handshake_secret, self._inherit(early))
         self._client_hs: bytes | None = None
         self._server_hs: bytes | None = None
         self._client_fk: bytes | None = None
@@ -582,15 +627,16 @@ class KeyScheduleHandshake(_Base):
             raise InternalError("client handshake traffic secret not derived")
         h = self.suite.hash_name
         n = self._n
-        derived = _derive(self._keyed, b"derived", _empty_hash(h), n)
+        block = _DERIVED_BLOCK.get(h)
+        if block is None:  # not an RFC suite's hash
+            derived = _derive(self._keyed, b"derived", _empty_hash(h), n)
+        else:  # the same single HKDF-Expand block as _derive computes, its input a constant
+            k = self._keyed.copy()
+            k.update(block)
+            derived = k.finalize()
         master = HKDF.extract(self._alg, derived, bytes(n))  # HKDF-Extract(derived, 0^n)
         return KeyScheduleTraffic(
-            self.suite,
-            master,
-            hs_hash_after_server_finished,
-            self._client_finished_key(),
-            self._keylog,
-            self._client_random,
+            self, master, hs_hash_after_server_finished, self._client_finished_key()
         )
 
 
@@ -610,17 +656,14 @@ class KeyScheduleTraffic(_Base):
 
     def __init__(
         self,
-        suite: Tls13CipherSuite,
+        handshake: KeyScheduleHandshake,
         master_secret: bytes,
         hs_hash: bytes,
         client_finished_key: bytes,
-        keylog: KeyLog | None,
-        client_random: bytes,
     ) -> None:
-        super().__init__(suite, keylog, client_random)
-        n = self._n
         # keyed once for the three below and "res master"
-        keyed = self._keyed = hmac.HMAC(master_secret, self._alg)
+        keyed = self._keyed = hmac.HMAC(master_secret, self._inherit(handshake))
+        n = self._n
         self._client_fk = client_finished_key
         self._client_app = self._client_app_0 = _derive(keyed, b"c ap traffic", hs_hash, n)
         self._server_app = self._server_app_0 = _derive(keyed, b"s ap traffic", hs_hash, n)

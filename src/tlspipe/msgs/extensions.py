@@ -19,8 +19,10 @@ RFC 8422 (ec_point_formats).  Imports only ``errors``, ``enums`` and ``msgs.code
 from __future__ import annotations
 
 import struct
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from itertools import repeat
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from ..enums import AlertDescription, CertificateStatusType, ExtensionType, ServerNameType
@@ -492,6 +494,13 @@ _EMPTY: dict[type, Any] = {}
 _EXT_HEAD = struct.Struct("!HH").unpack_from  # extension type, body length
 
 
+# _Extensions._of: a new instance without __init__, the generated __init__'s field setter
+# (which bypasses the frozen __setattr__) and a C-level loop that runs a map to its end.
+_NEW = object.__new__
+_SETATTR = object.__setattr__
+_CONSUME = deque
+
+
 class _Extensions:
     """Shared encode/decode for the extension containers (``Extension extensions<lo..hi>``)::
 
@@ -509,6 +518,19 @@ class _Extensions:
     #: Whole decoded containers by list bytes, for a container whose lists repeat every
     #: handshake and hold only public values (EncryptedExtensions); None: not kept.
     _WHOLE: ClassVar[dict[bytes, Any] | None] = None
+    #: Every field's default (set below, after the dataclass decorator), for :meth:`_of`.
+    _DEFAULTS: ClassVar[dict[str, Any]]
+
+    @classmethod
+    def _of(cls, values: dict[str, Any]) -> Self:
+        """``cls(**values)`` (``values``: field name → value, the other fields default) built
+        on the hot decoding paths without the generated ``__init__``: that one is one
+        ``object.__setattr__`` per field in bytecode (22 in a ClientExtensions); here the same
+        calls run in one C-level loop (tests/msgs/test_msgs_fastpaths.py checks equality)."""
+        obj = _NEW(cls)
+        d = {**cls._DEFAULTS, **values}
+        _CONSUME(map(_SETATTR, repeat(obj), d.keys(), d.values()), 0)
+        return obj
 
     def encode(self, out: bytearray) -> None:
         """Append the extensions vector: known ones in table order, then ``unknown``, then the
@@ -633,8 +655,9 @@ class _Extensions:
                     memo.clear()
                 memo[raw] = value
             values[f.name] = value
-        factory: Callable[..., Self] = cls
-        out = factory(**values) if unknown is None else factory(**values, unknown=tuple(unknown))
+        if unknown is not None:
+            values["unknown"] = tuple(unknown)
+        out = cls._of(values)
         if whole is not None:
             if len(whole) >= _MEMO_MAX:
                 whole.clear()
@@ -828,3 +851,16 @@ class NewSessionTicketExtensions(_Extensions):
 
     _LIST_HI: ClassVar[int] = 0xFFFE
     _FIELDS: ClassVar[tuple[_Field[Any], ...]] = (_uint(E.early_data, "early_data", 4),)
+
+
+for _c in (
+    ClientExtensions,
+    ServerExtensions,
+    HelloRetryExtensions,
+    ServerEncryptedExtensions,
+    CertificateEntryExtensions,
+    CertificateRequestExtensions,
+    NewSessionTicketExtensions,
+):
+    _c._DEFAULTS = {f.name: f.default for f in fields(_c)}  # plain defaults, no factories
+del _c

@@ -202,13 +202,13 @@ def _client_extensions(buf: bytes, e: int, end: int, what: str) -> ClientExtensi
         parts.append(buf[last:end])
         fixed = known.get(b"".join(parts))
         if fixed is not None:
-            values: dict[str, Any] = {}
+            values: dict[str, Any] = fixed.copy()
             for typ, start, stop in cuts:
                 f = _CH_VARIABLE[typ]
                 body = Reader.window(buf, e + start, e + stop, f"extension {typ}")
                 values[f.name] = f.dec(body)
                 body.expect_empty()
-            return ClientExtensions(**fixed, **values)
+            return ClientExtensions._of(values)
     # Not remembered: decode it all, find its layout by its headers (it decoded, so they
     # tile the block exactly), remember it if it was seen before.
     exts = _decode_client_extensions(buf, e, end, what)
@@ -527,7 +527,9 @@ def _fast_server_hello13(r: Reader) -> ServerHello | None:
         buf[p + 35 : q],
         suite,
         compression,
-        ServerExtensions(pre_shared_key=psk, key_share=share, supported_versions=version),
+        ServerExtensions._of(
+            {"pre_shared_key": psk, "key_share": share, "supported_versions": version}
+        ),
     )
 
 
