@@ -725,15 +725,18 @@ class Connection:
                 debug = _log.isEnabledFor(logging.DEBUG)
                 start = 0
                 n = len(payload)
-                for end in ends:
-                    joiner.held = n - end
-                    msg = decode_framed_handshake(
-                        payload[start:end], cx.version is ProtocolVersion.TLSv1_3
-                    )
-                    if debug:
-                        _log.debug("%s received %s", cx.side.value, _msg_name(msg.typ))
-                    self._state = self._state.handle(cx, msg)
-                    start = end
+                try:
+                    for end in ends:
+                        joiner.held = n - end
+                        msg = decode_framed_handshake(
+                            payload[start:end], cx.version is ProtocolVersion.TLSv1_3
+                        )
+                        if debug:
+                            _log.debug("%s received %s", cx.side.value, _msg_name(msg.typ))
+                        self._state = self._state.handle(cx, msg)
+                        start = end
+                finally:  # held is never left set: outside this loop `pending` alone is exact
+                    joiner.held = 0
                 return
         joiner.push(payload)
         debug = _log.isEnabledFor(logging.DEBUG)  # once per record, not per message

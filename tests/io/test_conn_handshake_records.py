@@ -173,3 +173,21 @@ def test_a_big_buffer_is_taken_in_part_without_copying_it_all(kind: type) -> Non
         fed += conn.read_tls(data[fed:])
     conn.process_new_packets()
     assert rec.got == [_msg(1000)] * 1000
+
+
+def test_held_is_reset_when_a_state_raises_mid_record() -> None:
+    """A state that raises on the first of several whole messages in one record leaves the
+    joiner empty (held back to 0), whatever it raised."""
+
+    class Boom:
+        def handle(self, cx: CommonState, msg: Message) -> State:
+            raise RuntimeError("a plug-in failed")
+
+    cx = CommonState(
+        Side.SERVER, max_fragment_size=None, buffer_limit=1 << 16, max_handshake_message=65536
+    )
+    conn = Connection(cx, Boom())
+    conn.read_tls(_record(_msg(10) + _msg(20) + _msg(30)))
+    with pytest.raises(RuntimeError):
+        conn.process_new_packets()
+    assert cx.joiner.held == 0 and cx.joiner.is_empty()

@@ -340,7 +340,9 @@ class HandshakeJoiner:
             :meth:`is_empty` is true, ``held`` aside — the connection's per-record check
             reads it directly).
         held: octets of whole messages split off a record by :meth:`whole_messages` and
-            not yet handled (set by the connection; 0 otherwise).
+            not yet handled (set by the connection while it hands them out, and reset to 0
+            when it stops, however it stops: outside that loop, ``pending`` alone is exact,
+            which the CCS and application-data checks rely on).
     """
 
     __slots__ = ("_checked", "_max", "held", "pending")
