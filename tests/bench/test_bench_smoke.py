@@ -26,12 +26,18 @@ ROWS = {
 }
 
 
-def test_bench_quick_produces_every_row_and_json(tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
+def _env() -> dict[str, str]:
+    """This environment with the repository (for ``benchmarks``) and its ``src`` first."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(ROOT), str(ROOT / "src"), env.get("PYTHONPATH", "")) if p
     )
+    return env
+
+
+def test_bench_quick_produces_every_row_and_json(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    env = _env()
     proc = subprocess.run(
         [
             sys.executable,
@@ -77,10 +83,7 @@ def test_bench_quick_produces_every_row_and_json(tmp_path: Path) -> None:
 def test_profile_resumed_rows_run() -> None:
     """``python -m benchmarks.profile --resumed ROW`` profiles resumed handshakes of each
     resumption row (it raises if one did not resume) and reports calls per pair."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(ROOT), str(ROOT / "src"), env.get("PYTHONPATH", "")) if p
-    )
+    env = _env()
     for row in ("tls13-ticket", "tls12-session-id", "tls12-ticket"):
         proc = subprocess.run(
             [sys.executable, "-m", "benchmarks.profile", "--resumed", row, "--handshakes", "5"],
@@ -116,10 +119,7 @@ def test_icount_children_run_every_kind_of_row(tmp_path: Path) -> None:
     """``python -m benchmarks.icount`` runs its rows in children under callgrind; the child
     (run here without valgrind) performs a handshake row, a resumption row and a bulk row on
     each stack."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(ROOT), str(ROOT / "src"), env.get("PYTHONPATH", "")) if p
-    )
+    env = _env()
     for row in ("full13_ecdsa_nocache", "resumed13_ticket", "bulk_aes128gcm"):
         for stack in ("tlspipe", "ssl", "ceiling"):
             proc = subprocess.run(
@@ -144,10 +144,7 @@ def test_icount_children_run_every_kind_of_row(tmp_path: Path) -> None:
 
 def test_opcount_counts_bytecodes_per_pair() -> None:
     """``python -m benchmarks.opcount ROW`` counts the bytecodes of a handshake row, by file."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(ROOT), str(ROOT / "src"), env.get("PYTHONPATH", "")) if p
-    )
+    env = _env()
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.opcount", "full13_ecdsa", "--pairs", "2", "--top", "5"],
         cwd=ROOT,

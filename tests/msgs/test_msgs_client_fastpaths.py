@@ -316,13 +316,17 @@ def test_the_usual_ticket_takes_the_fast_path(monkeypatch: pytest.MonkeyPatch) -
 def test_mutated_or_cut_tickets_fail_or_decode_alike(
     body: bytes, edits: list[tuple[int, int]], at: int, extra: bytes
 ) -> None:
+    for variant in _mutants(body, edits, at, extra):
+        _nst_same(variant)
+
+
+def _mutants(body: bytes, edits: list[tuple[int, int]], at: int, extra: bytes) -> list[bytes]:
+    """``body`` with ``edits`` applied, cut at ``at``, and with ``extra`` inserted there."""
     b = bytearray(body)
     for pos, val in edits:
         b[pos % len(b)] = val
-    _nst_same(bytes(b))
     at %= len(body) + 1
-    _nst_same(body[:at])
-    _nst_same(body[:at] + extra + body[at:])
+    return [bytes(b), body[:at], body[:at] + extra + body[at:]]
 
 
 # -- CertificateVerify: a well-formed body read in place -----------------------------------------
@@ -369,13 +373,8 @@ def test_a_well_formed_certificate_verify_takes_the_fast_path(
 def test_mutated_or_cut_certificate_verify_alike(
     body: bytes, edits: list[tuple[int, int]], at: int, extra: bytes
 ) -> None:
-    b = bytearray(body)
-    for pos, val in edits:
-        b[pos % len(b)] = val
-    _cv_same(bytes(b))
-    at %= len(body) + 1
-    _cv_same(body[:at])
-    _cv_same(body[:at] + extra + body[at:])
+    for variant in _mutants(body, edits, at, extra):
+        _cv_same(variant)
 
 
 @pytest.mark.parametrize("body", [b"", b"\x00", os.urandom(12), os.urandom(48)])

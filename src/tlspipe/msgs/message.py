@@ -145,25 +145,29 @@ _COMMON: dict[int, _Decoder] = {
     HandshakeType.certificate_status: CertificateStatus.decode,
     HandshakeType.key_update: KeyUpdate.decode,
 }
-# type → (body decoder, the type's name for the body Reader's messages): one lookup per message
-_TLS13: dict[int, tuple[_Decoder, str]] = {
-    t: (d, HandshakeType(t).name)
-    for t, d in {
-        **_COMMON,
+
+
+def _table(specific: dict[int, _Decoder]) -> dict[int, tuple[_Decoder, str]]:
+    """type → (body decoder, the type's name for the body Reader's messages): one lookup per
+    message."""
+    both: dict[int, _Decoder] = {**_COMMON, **specific}
+    return {t: (d, HandshakeType(t).name) for t, d in both.items()}
+
+
+_TLS13 = _table(
+    {
         HandshakeType.certificate: Certificate13.decode,
         HandshakeType.certificate_request: CertificateRequest13.decode,
         HandshakeType.new_session_ticket: NewSessionTicket13.decode,
-    }.items()
-}
-_TLS12: dict[int, tuple[_Decoder, str]] = {
-    t: (d, HandshakeType(t).name)
-    for t, d in {
-        **_COMMON,
+    }
+)
+_TLS12 = _table(
+    {
         HandshakeType.certificate: Certificate12.decode,
         HandshakeType.certificate_request: CertificateRequest12.decode,
         HandshakeType.new_session_ticket: NewSessionTicket12.decode,
-    }.items()
-}
+    }
+)
 
 
 def decode_handshake(raw: bytes, *, tls13: bool) -> HandshakeMessage:

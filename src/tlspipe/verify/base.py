@@ -19,8 +19,8 @@ This room imports only from ``errors``, ``enums`` and ``crypto`` (layers above i
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from typing import Final, Protocol, Self, runtime_checkable
+from collections.abc import Callable, Sequence
+from typing import Final, Protocol, Self, TypeVar, runtime_checkable
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -207,23 +207,32 @@ class ClientCertVerifier(Protocol):
         ...
 
 
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
 #: The schemes the built-in verifiers accept, most preferred first (the crypto provider's
 #: verifiable set: no SHA-1, no rsa_pss_pss_*).
 DEFAULT_VERIFY_SCHEMES: Final[tuple[SignatureScheme, ...]] = SUPPORTED_SIGNATURE_SCHEMES
+
+
+def _remembered(memo: dict[_K, _V], key: _K, make: Callable[[_K], _V], bound: int = 256) -> _V:
+    """``memo[key]``, made by ``make(key)`` the first time (a value that raised is never
+    kept); ``memo`` is emptied when it reaches ``bound`` entries.  For the verifiers'
+    per-certificate and per-name memos: public values that repeat across handshakes."""
+    hit = memo.get(key)
+    if hit is None:
+        hit = make(key)
+        if len(memo) >= bound:
+            memo.clear()
+        memo[key] = hit
+    return hit
 
 
 _KEYS: dict[bytes, PublicKeyTypes] = {}
 
 
 def _leaf_public_key(cert: bytes) -> PublicKeyTypes:
-    key = bytes(cert)
-    hit = _KEYS.get(key)
-    if hit is None:
-        hit = _leaf_public_key_uncached(key)
-        if len(_KEYS) >= 256:
-            _KEYS.clear()
-        _KEYS[key] = hit
-    return hit
+    return _remembered(_KEYS, bytes(cert), _leaf_public_key_uncached)
 
 
 def _leaf_public_key_uncached(cert: bytes) -> PublicKeyTypes:

@@ -38,6 +38,7 @@ from .base import (
     ClientCertVerified,
     HandshakeSignatureValid,
     ServerCertVerified,
+    _remembered,
     verify_tls12_signature,
     verify_tls13_signature,
 )
@@ -85,15 +86,7 @@ _PARSED: dict[bytes, x509.Certificate] = {}
 
 def _load(der: bytes, what: str) -> x509.Certificate:
     """Parse ``der`` and touch every lazily parsed field we use, so malformed ones fail here."""
-    key = bytes(der)
-    hit = _PARSED.get(key)
-    if hit is not None:
-        return hit
-    cert = _load_uncached(key, what)
-    if len(_PARSED) >= 256:
-        _PARSED.clear()
-    _PARSED[key] = cert
-    return cert
+    return _remembered(_PARSED, bytes(der), lambda key: _load_uncached(key, what))
 
 
 def _load_uncached(der: bytes, what: str) -> x509.Certificate:
@@ -169,13 +162,7 @@ def _server_subject(server_name: str) -> xv.Subject:
     Raises:
         InvalidCertificate: not a valid DNS name or IP address (never remembered).
     """
-    hit = _SUBJECTS.get(server_name)
-    if hit is None:
-        hit = _server_subject_uncached(server_name)
-        if len(_SUBJECTS) >= 256:
-            _SUBJECTS.clear()
-        _SUBJECTS[server_name] = hit
-    return hit
+    return _remembered(_SUBJECTS, server_name, _server_subject_uncached)
 
 
 def _server_subject_uncached(server_name: str) -> xv.Subject:
