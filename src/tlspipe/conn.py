@@ -728,15 +728,16 @@ class Connection:
                 try:
                     for end in ends:
                         joiner.held = n - end
-                        msg = decode_framed_handshake(
-                            payload[start:end], cx.version is ProtocolVersion.TLSv1_3
-                        )
+                        one = payload[start:end]
+                        start = end  # handed out (as pop() would have taken it)
+                        msg = decode_framed_handshake(one, cx.version is ProtocolVersion.TLSv1_3)
                         if debug:
                             _log.debug("%s received %s", cx.side.value, _msg_name(msg.typ))
                         self._state = self._state.handle(cx, msg)
-                        start = end
                 finally:  # held is never left set: outside this loop `pending` alone is exact
                     joiner.held = 0
+                    if start < n:  # stopped by an exception: the messages not handed out
+                        joiner.push(payload[start:])  # stay buffered, as with push/pop
                 return
         joiner.push(payload)
         debug = _log.isEnabledFor(logging.DEBUG)  # once per record, not per message

@@ -175,19 +175,32 @@ def test_a_big_buffer_is_taken_in_part_without_copying_it_all(kind: type) -> Non
     assert rec.got == [_msg(1000)] * 1000
 
 
-def test_held_is_reset_when_a_state_raises_mid_record() -> None:
-    """A state that raises on the first of several whole messages in one record leaves the
-    joiner empty (held back to 0), whatever it raised."""
+@pytest.mark.parametrize("whole", [True, False])
+def test_a_state_raising_mid_record_leaves_the_rest_buffered(whole: bool) -> None:
+    """A state that raises (here: not a tlspipe.Error, as a plug-in might) on the first of
+    several messages in one record: the messages after it stay buffered (held back to 0) and
+    are handed out with the next record — the same whether the record held whole messages
+    only (split in place) or went through the joiner."""
 
-    class Boom:
+    class RaisesOnce(Recorder):
         def handle(self, cx: CommonState, msg: Message) -> State:
-            raise RuntimeError("a plug-in failed")
+            if not self.got:
+                self.got.append(b"")
+                raise RuntimeError("a plug-in failed")
+            return super().handle(cx, msg)
 
     cx = CommonState(
         Side.SERVER, max_fragment_size=None, buffer_limit=1 << 16, max_handshake_message=65536
     )
-    conn = Connection(cx, Boom())
-    conn.read_tls(_record(_msg(10) + _msg(20) + _msg(30)))
+    rec = RaisesOnce()
+    conn = Connection(cx, rec)
+    payload = _msg(10) + _msg(20) + _msg(30)
+    if not whole:
+        payload += _msg(40)[:6]  # a cut message at the end: the joiner path
+    conn.read_tls(_record(payload))
     with pytest.raises(RuntimeError):
         conn.process_new_packets()
-    assert cx.joiner.held == 0 and cx.joiner.is_empty()
+    assert cx.joiner.held == 0 and not cx.joiner.is_empty()
+    conn.read_tls(_record(_msg(40)[6:] * (not whole) + _msg(50)))
+    conn.process_new_packets()
+    assert rec.got[1:] == [_msg(20), _msg(30)] + [_msg(40)] * (not whole) + [_msg(50)]

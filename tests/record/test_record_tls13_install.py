@@ -163,3 +163,20 @@ def test_raw_sealer_seals_as_the_wrapped_aead(alg: AeadCipher) -> None:
     for bad in (key[:-1], key + b"k"):
         assert _outcome(alg.raw_sealer, bad) == _outcome(alg.new, bad)
         assert _outcome(alg.raw_sealer, bad)[0] == "error"
+
+
+def test_a_failed_install_changes_nothing() -> None:
+    """A write install that fails (a bad IV) leaves the keys in use as they were: records
+    are sealed as before it, with the same sequence numbers."""
+    key, iv = os.urandom(16), os.urandom(12)
+    ref, layer = RecordLayer(), RecordLayer()
+    ref.set_tls13_encrypter(AES_128_GCM, key, iv)
+    layer.set_tls13_encrypter(AES_128_GCM, key, iv)
+    assert layer.encrypt(23, b"one") == ref.encrypt(23, b"one")
+    with pytest.raises(ValueError):
+        layer.set_tls13_encrypter(AES_128_GCM, os.urandom(16), bytes(11))
+    assert layer.encrypt(23, b"two") == ref.encrypt(23, b"two")
+    plain = RecordLayer()
+    with pytest.raises(ValueError):
+        plain.set_tls13_encrypter(AES_128_GCM, key, bytes(11))
+    assert not plain.is_encrypting

@@ -21,7 +21,7 @@ from __future__ import annotations
 import struct
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from itertools import repeat
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
@@ -862,5 +862,9 @@ for _c in (
     CertificateRequestExtensions,
     NewSessionTicketExtensions,
 ):
-    _c._DEFAULTS = {f.name: f.default for f in fields(_c)}  # plain defaults, no factories
+    # _of fills omitted fields from these: every field must be an init field with a plain
+    # default (a default_factory or init=False field would need _of to change).
+    if any(not f.init or f.default is MISSING for f in fields(_c)):
+        raise AssertionError(f"{_c.__name__}: a field without a plain default breaks _of")
+    _c._DEFAULTS = {f.name: f.default for f in fields(_c)}
 del _c

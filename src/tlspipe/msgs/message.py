@@ -43,7 +43,6 @@ __all__ = [
     "HandshakePayload",
     "decode_alert",
     "decode_change_cipher_spec",
-    "decode_framed_handshake",
     "decode_handshake",
     "encode_alert",
     "encode_handshake",
@@ -197,7 +196,8 @@ def decode_handshake(raw: bytes, *, tls13: bool) -> HandshakeMessage:
 
 
 def decode_framed_handshake(raw: bytes, tls13: bool) -> HandshakeMessage:
-    """:func:`decode_handshake` of a message whose framing the caller has already checked:
+    """Internal (not in ``__all__``; for the connection only): :func:`decode_handshake` of a
+    message whose framing the caller has already checked:
     ``raw`` is ``bytes`` of at least 4 octets whose uint24 length is ``len(raw) - 4`` (the
     connection's handshake joiner and its one-message-per-record path hand out only such
     messages, so it does not check the header a second time per message).

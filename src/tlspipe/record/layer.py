@@ -865,13 +865,14 @@ class RecordLayer:
         """
         # No Tls13Encrypter is built: with _seal13 set, encrypt() and encrypt_appdata() seal
         # themselves and never call _enc (what Tls13Encrypter.__init__ does, inline).
+        if len(iv) != 12:  # checked before anything is installed: all or nothing
+            raise ValueError("TLS 1.3 iv must be 12 bytes")
         if type(alg) is AeadCipher:
-            self._seal13 = alg.raw_sealer(key)
+            seal = alg.raw_sealer(key)
         else:
             aead = alg.new(key)
-            self._seal13 = aead.raw_seal if type(aead) is CryptographyAead else _raw_seal(aead)
-        if len(iv) != 12:
-            raise ValueError("TLS 1.3 iv must be 12 bytes")
+            seal = aead.raw_seal if type(aead) is CryptographyAead else _raw_seal(aead)
+        self._seal13 = seal
         self._write_iv13 = int.from_bytes(iv, "big")
         self._enc = _INLINE13_ENCRYPTER
         self._write_seq = 0
