@@ -536,3 +536,17 @@ def alert_name(desc: int | None) -> str:
         return AlertDescription(desc).name
     except ValueError:
         return str(desc)
+
+
+class ProtocolOnlyAead:
+    """An AEAD with only the ``seal``/``open`` protocol methods (no ``raw_*`` entry points):
+    for tests that compare the record layer's fast paths with its protocol path."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def seal(self, nonce: bytes, aad: bytes, plaintext: bytes | memoryview) -> bytes:
+        return bytes(self._inner.seal(nonce, aad, plaintext))
+
+    def open(self, nonce: bytes, aad: bytes, ciphertext: bytes | memoryview) -> bytes:
+        return bytes(self._inner.open(nonce, aad, ciphertext))

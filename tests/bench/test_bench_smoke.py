@@ -26,42 +26,40 @@ ROWS = {
 }
 
 
-def _env() -> dict[str, str]:
-    """This environment with the repository (for ``benchmarks``) and its ``src`` first."""
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m ARGS`` in the repository, with it (for ``benchmarks``) and its ``src``
+    first on the path; output captured, bounded in time."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(ROOT), str(ROOT / "src"), env.get("PYTHONPATH", "")) if p
     )
-    return env
-
-
-def test_bench_quick_produces_every_row_and_json(tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
-    env = _env()
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks",
-            "--quick",
-            "--reps",
-            "1",
-            "--handshakes",
-            "3",
-            "--bulk-mib",
-            "1",
-            "--pairs",
-            "100",
-            "--certdir",
-            str(tmp_path / "pki"),
-            "--json",
-            str(out),
-        ],
+    return subprocess.run(
+        [sys.executable, "-m", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
         timeout=100,
+    )
+
+
+def test_bench_quick_produces_every_row_and_json(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    proc = _run(
+        "benchmarks",
+        "--quick",
+        "--reps",
+        "1",
+        "--handshakes",
+        "3",
+        "--bulk-mib",
+        "1",
+        "--pairs",
+        "100",
+        "--certdir",
+        str(tmp_path / "pki"),
+        "--json",
+        str(out),
     )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(out.read_text())
@@ -83,16 +81,8 @@ def test_bench_quick_produces_every_row_and_json(tmp_path: Path) -> None:
 def test_profile_resumed_rows_run() -> None:
     """``python -m benchmarks.profile --resumed ROW`` profiles resumed handshakes of each
     resumption row (it raises if one did not resume) and reports calls per pair."""
-    env = _env()
     for row in ("tls13-ticket", "tls12-session-id", "tls12-ticket"):
-        proc = subprocess.run(
-            [sys.executable, "-m", "benchmarks.profile", "--resumed", row, "--handshakes", "5"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=100,
-        )
+        proc = _run("benchmarks.profile", "--resumed", row, "--handshakes", "5")
         assert proc.returncode == 0, proc.stderr
         assert f"resumed {row}:" in proc.stdout
         assert "function calls per handshake pair" in proc.stdout
@@ -119,40 +109,15 @@ def test_icount_children_run_every_kind_of_row(tmp_path: Path) -> None:
     """``python -m benchmarks.icount`` runs its rows in children under callgrind; the child
     (run here without valgrind) performs a handshake row, a resumption row and a bulk row on
     each stack."""
-    env = _env()
     for row in ("full13_ecdsa_nocache", "resumed13_ticket", "bulk_aes128gcm"):
         for stack in ("tlspipe", "ssl", "ceiling"):
-            proc = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "benchmarks.icount",
-                    "--child",
-                    row,
-                    stack,
-                    "3",
-                    str(tmp_path),
-                ],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=100,
-            )
+            proc = _run("benchmarks.icount", "--child", row, stack, "3", str(tmp_path))
             assert proc.returncode == 0, (row, stack, proc.stderr)
 
 
 def test_opcount_counts_bytecodes_per_pair() -> None:
     """``python -m benchmarks.opcount ROW`` counts the bytecodes of a handshake row, by file."""
-    env = _env()
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.opcount", "full13_ecdsa", "--pairs", "2", "--top", "5"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=100,
-    )
+    proc = _run("benchmarks.opcount", "full13_ecdsa", "--pairs", "2", "--top", "5")
     assert proc.returncode == 0, proc.stderr
     assert "bytecodes per handshake pair" in proc.stdout
     assert "conn.py" in proc.stdout and "--- functions" in proc.stdout

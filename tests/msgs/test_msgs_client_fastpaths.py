@@ -41,8 +41,9 @@ from tlspipe.msgs.hello import (
 from tlspipe.msgs.message import decode_handshake, encode_handshake
 
 
-def _outcome(fn: Any, body: bytes) -> tuple[str, Any, Any]:
-    r = Reader(body, "server_hello")
+def _outcome(fn: Any, body: bytes, what: str = "server_hello") -> tuple[str, Any, Any]:
+    """``fn``'s value on a Reader over ``body`` (all of it read), or its error and alert."""
+    r = Reader(body, what)
     try:
         value = fn(r)
         r.expect_empty()
@@ -244,13 +245,7 @@ def test_encrypted_extensions_cache_is_bounded() -> None:
 
 # -- NewSessionTicket (TLS 1.3): a ticket without extensions read in place ---------------------
 def _nst_outcome(fn: Any, body: bytes) -> tuple[str, Any, Any]:
-    r = Reader(body, "new_session_ticket")
-    try:
-        value = fn(r)
-        r.expect_empty()
-        return ("ok", value, None)
-    except DecodeError as e:
-        return ("error", str(e), e.alert)
+    return _outcome(fn, body, "new_session_ticket")
 
 
 def _nst_same(body: bytes) -> None:

@@ -8,24 +8,11 @@ import os
 
 import pytest
 
+from helpers import ProtocolOnlyAead
 from tlspipe.crypto.aead import AES_128_GCM
-from tlspipe.crypto.provider import Aead
 from tlspipe.errors import DecryptError
 from tlspipe.record.deframer import Record
 from tlspipe.record.layer import Tls13Decrypter, Tls13Encrypter
-
-
-class ProtocolOnly:
-    """Only the Aead protocol: no raw_* attributes."""
-
-    def __init__(self, inner: Aead) -> None:
-        self._inner = inner
-
-    def seal(self, nonce: bytes, aad: bytes, plaintext: bytes | memoryview) -> bytes:
-        return self._inner.seal(nonce, aad, plaintext)
-
-    def open(self, nonce: bytes, aad: bytes, ciphertext: bytes | memoryview) -> bytes:
-        return self._inner.open(nonce, aad, ciphertext)
 
 
 @pytest.mark.parametrize("wrap_enc", [False, True])
@@ -34,8 +21,8 @@ def test_raw_and_protocol_paths_agree(wrap_enc: bool, wrap_dec: bool) -> None:
     key, iv = os.urandom(16), os.urandom(12)
     a = AES_128_GCM.new(key)
     assert hasattr(a, "raw_seal") and hasattr(a, "raw_open")
-    enc = Tls13Encrypter(ProtocolOnly(a) if wrap_enc else a, iv)
-    dec = Tls13Decrypter(ProtocolOnly(AES_128_GCM.new(key)) if wrap_dec else a, iv)
+    enc = Tls13Encrypter(ProtocolOnlyAead(a) if wrap_enc else a, iv)
+    dec = Tls13Decrypter(ProtocolOnlyAead(AES_128_GCM.new(key)) if wrap_dec else a, iv)
     for seq, (typ, data) in enumerate([(22, b"hs"), (23, b"x" * 16384), (21, b"\x01\x00")]):
         rec = enc.encrypt(typ, memoryview(data), seq)
         r = Record(rec[0], int.from_bytes(rec[1:3], "big"), rec[5:])

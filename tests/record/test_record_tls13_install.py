@@ -10,24 +10,11 @@ from typing import Any
 
 import pytest
 
+from helpers import ProtocolOnlyAead
 from tlspipe.crypto.aead import AES_128_GCM, AES_256_GCM, CHACHA20_POLY1305, AeadCipher
-from tlspipe.crypto.provider import Aead
 from tlspipe.errors import Error
 from tlspipe.record.deframer import Record
 from tlspipe.record.layer import RecordLayer, Tls13Decrypter, Tls13Encrypter
-
-
-class ProtocolOnly:
-    """Only the Aead protocol: no raw_* attributes."""
-
-    def __init__(self, inner: Aead) -> None:
-        self._inner = inner
-
-    def seal(self, nonce: bytes, aad: bytes, plaintext: bytes | memoryview) -> bytes:
-        return self._inner.seal(nonce, aad, plaintext)
-
-    def open(self, nonce: bytes, aad: bytes, ciphertext: bytes | memoryview) -> bytes:
-        return self._inner.open(nonce, aad, ciphertext)
 
 
 class ProtocolOnlyAlg:
@@ -39,8 +26,8 @@ class ProtocolOnlyAlg:
         self.confidentiality_limit = inner.confidentiality_limit
         self.integrity_limit = inner.integrity_limit
 
-    def new(self, key: bytes) -> ProtocolOnly:
-        return ProtocolOnly(self._inner.new(key))
+    def new(self, key: bytes) -> ProtocolOnlyAead:
+        return ProtocolOnlyAead(self._inner.new(key))
 
 
 ALGS: list[Any] = [AES_128_GCM, AES_256_GCM, CHACHA20_POLY1305, ProtocolOnlyAlg(AES_128_GCM)]
